@@ -1,0 +1,1 @@
+"""Samverkan development network: embedded Kafka, Postgres and SMTP for demo, tests and dev."""

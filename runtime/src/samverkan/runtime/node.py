@@ -1,0 +1,182 @@
+"""One service process of a node: pool, broker, outbox relay, consumer and HTTP app, wired once.
+
+Each service's `app.py` builds a Node, registers its handlers and routes, and nothing else.
+The HTTP side starts without Kafka: an accepted request waits in the outbox until the broker is
+reachable, which is the point of the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
+
+from samverkan.contracts import CloudEvent, Event, topics
+from samverkan.contracts.deadletter import DeadLettered
+from samverkan.runtime import problems
+from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
+from samverkan.runtime.consumer import EventConsumer, Handler, Tap
+from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate, pending
+from samverkan.runtime.outbox import OutboxRelay
+from samverkan.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        service: str,
+        migrations: list[MigrationSource],
+        subscribe_to: tuple[str, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.principal = settings.principal
+        self.group = f"{self.principal}.{service}"
+        self.migrations = [RUNTIME, *migrations]
+        self.broker = make_broker(settings.kafka, client_id=self.group)
+        self.relay = OutboxRelay(
+            settings.database_url,
+            self.broker,
+            lock_name=self.group,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self.consumer = EventConsumer(
+            group=self.group,
+            principal=self.principal,
+            broker=self.broker,
+            uow=self.uow,
+            dead_letter=self.dead_letter,
+            max_attempts=settings.consumer_max_attempts,
+        )
+        self._subscribe_to = subscribe_to
+        self._background: list[Callable[[], Awaitable[None]]] = []
+        self._pool: asyncpg.Pool | None = None
+        self.broker_connected = asyncio.Event()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the node is not running")
+        return self._pool
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.pool, self.relay)
+
+    def event(self, data: Event, **attributes: Any) -> CloudEvent:
+        """Wrap a payload in this service's envelope (source, principal, time, id)."""
+        return CloudEvent.wrap(data, principal=self.principal, service=self.service, **attributes)
+
+    def on(self, event_class: type[Event], handler: Handler, *, addressed_to_me: bool) -> None:
+        self.consumer.on(event_class, handler, addressed_to_me=addressed_to_me)
+
+    def tap(self, tap: Tap) -> None:
+        """Receive every valid event of the subscribed topics, with its Kafka record."""
+        self.consumer.tap(tap)
+
+    def background(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run `loop` for the life of the process (e.g. a delivery worker); it must handle errors."""
+        self._background.append(loop)
+
+    async def dead_letter(self, letter: DeadLettered) -> None:
+        event = self.event(letter)
+        headers = {k: v.decode() for k, v in event.headers()}
+        future = await publish_record(self.broker, event.topic, event.key(), event.value(), headers)
+        await future
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Node]:
+        if self.settings.migrate_on_start:
+            await migrate(self.settings.database_url, self.migrations)
+        self._pool = await create_pool(self.settings.database_url)
+        if self._subscribe_to:
+
+            async def on_message(msg: KafkaMessage) -> None:
+                await self.consumer(msg)
+
+            self.broker.subscriber(
+                *self._subscribe_to,
+                group_id=self.group,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.MANUAL,
+            )(on_message)
+        tasks = [asyncio.create_task(self._connect_broker(), name="broker-connect")]
+        tasks += [asyncio.create_task(loop(), name=loop.__name__) for loop in self._background]
+        log.info("%s started for principal %s", self.service, self.principal)
+        try:
+            yield self
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await (
+                self.broker.stop()
+            )  # waits for an in-flight handler; nothing unprocessed is committed
+            await self._pool.close()
+            self._pool = None
+
+    async def _connect_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await ensure_topics(self.settings.kafka, topics.ALL)
+                await self.broker.start()
+                break
+            except Exception as exc:
+                log.warning("Kafka not reachable yet (%s); retrying in %.1fs", exc, delay)
+                await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self.broker_connected.set()
+        log.info("connected to Kafka at %s", self.settings.kafka.bootstrap_servers)
+        await self.relay.run()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"kafka": self.broker_connected.is_set()}
+        try:
+            await self.pool.fetchval("SELECT 1")
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        checks["migrations_pending"] = await pending(self.settings.database_url, self.migrations)
+        return checks
+
+    def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        app = FastAPI(title=title, lifespan=lifespan)
+        app.state.node = self
+        app.state.node_settings = self.settings.node
+        problems.install(app)
+        for router in routers:
+            app.include_router(router)
+
+        @app.get("/healthz", tags=["operations"])
+        async def healthz() -> dict[str, str]:
+            return {"status": "alive"}
+
+        @app.get("/readyz", tags=["operations"])
+        async def readyz() -> Any:
+            checks = await self.readiness()
+            ready = checks["kafka"] and checks["database"] and not checks["migrations_pending"]
+            if not ready:
+                raise problems.Problem(
+                    503, "Not ready", "A dependency is not ready.", checks=checks
+                )
+            return {"status": "ready", "checks": checks}
+
+        return app

@@ -1,0 +1,86 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order, and marks them published.
+
+Only one relay per service is active at a time (a Postgres session advisory lock), so that events
+with the same key leave in the order they were committed. A crash between publish and mark only
+causes a re-publish, which consumers dedupe on the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from samverkan.runtime.broker import publish_record
+from samverkan.runtime.db import connect
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+class OutboxRelay:
+    def __init__(
+        self, dsn: str, broker: KafkaBroker, *, lock_name: str, poll_interval_s: float = 0.5
+    ) -> None:
+        self._dsn = dsn
+        self._broker = broker
+        self._lock_key = zlib.crc32(f"outbox-relay:{lock_name}".encode())
+        self._poll_interval_s = poll_interval_s
+        self._wakeup = asyncio.Event()
+        self.published_total = 0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Run until cancelled: wait for the relay lock, then publish whatever is pending."""
+        while True:
+            try:
+                conn = await connect(self._dsn)
+                try:
+                    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                        log.info("outbox relay active")
+                        await self._relay(conn)
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep the rows, try again later
+                log.warning("outbox relay paused: %s: %s", type(exc).__name__, exc)
+            await self._sleep()
+
+    async def _relay(self, conn: asyncpg.Connection) -> None:
+        while True:
+            published = await self.publish_pending(conn)
+            if published < BATCH:
+                await self._sleep()
+
+    async def publish_pending(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, headers FROM outbox"
+            " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            BATCH,
+        )
+        if not rows:
+            return 0
+        futures = [
+            await publish_record(self._broker, r["topic"], r["key"], r["value"], dict(r["headers"]))
+            for r in rows
+        ]
+        await asyncio.gather(*futures)
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [r["id"] for r in rows],
+        )
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def _sleep(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
+        self._wakeup.clear()

@@ -1,0 +1,61 @@
+"""Configuration shared by every service: the node's identity, Kafka, auth. One prefix per concern."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from samverkan.contracts.values import Slug
+
+
+class NodeSettings(BaseSettings):
+    """Who this node is. Shared by all services of one principal (env prefix SAMVERKAN_)."""
+
+    model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore")
+
+    principal: Slug = Field(description="This principal's id, e.g. 'sjostad-kommun'.")
+    auth_jwt_key: SecretStr = Field(
+        description="Key that verifies staff and auditor bearer tokens (HS256 secret or PEM key)."
+    )
+    auth_jwt_algorithm: Literal["HS256", "RS256", "ES256", "EdDSA"] = "HS256"
+    auth_jwt_issuer: str = "samverkan-dev"
+    auth_jwt_audience: str = "samverkan"
+    log_level: str = "INFO"
+
+
+class KafkaSettings(BaseSettings):
+    """The shared Kafka backbone (env prefix KAFKA_)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # The embedded broker cannot do InitProducerId; the outbox + inbox give the guarantees anyway.
+    enable_idempotence: bool = False
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of one service process. Subclasses set env_prefix, e.g. SAMVERKAN_REFERRAL_."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = Field(description="postgresql:// DSN of this service's own database.")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    migrate_on_start: bool = True
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    node: NodeSettings = Field(default_factory=NodeSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @property
+    def principal(self) -> str:
+        return self.node.principal

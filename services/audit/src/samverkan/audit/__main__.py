@@ -1,0 +1,5 @@
+"""`python -m samverkan.audit serve|migrate`."""
+
+from samverkan.audit.app import main
+
+raise SystemExit(main())

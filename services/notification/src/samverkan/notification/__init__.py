@@ -1,0 +1,1 @@
+"""Notification service: tells functional mailboxes that something arrived, without personal data."""

@@ -1,0 +1,5 @@
+"""`python -m samverkan.notification serve|migrate`."""
+
+from samverkan.notification.app import main
+
+raise SystemExit(main())

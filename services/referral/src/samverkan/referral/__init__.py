@@ -1,0 +1,1 @@
+"""Referral service: referrals sent and received by this principal's functions."""
