@@ -136,6 +136,8 @@ class _Managed:
         with self._lock:
             if not self.running:
                 self._proc = None
+                self.workdir.mkdir(parents=True, exist_ok=True)  # also after cleanup()
+                _LIVE.add(self)
                 self._launch()
             return self
 

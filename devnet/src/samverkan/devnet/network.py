@@ -6,6 +6,7 @@ embedded ones unless KAFKA_BOOTSTRAP_SERVERS / SAMVERKAN_DEV_POSTGRES_URL name e
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+import asyncpg
 import httpx
 
 from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres, free_port, start_child
@@ -125,7 +127,7 @@ class Network:
     def _prepare(self, principal: Principal) -> None:
         external = os.environ.get("SAMVERKAN_DEV_POSTGRES_URL")
         if external:
-            dsns = {s: _external_database(external, f"{principal.id}_{s}") for s in SERVICES}
+            dsns = {s: external_database(external, f"{principal.id}_{s}") for s in SERVICES}
         else:
             principal.postgres = EmbeddedPostgres(workdir=self.workdir / f"pg-{principal.id}")
             principal.postgres.start()
@@ -208,12 +210,8 @@ def _inherited_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep}
 
 
-def _external_database(server_url: str, name: str) -> str:
+def external_database(server_url: str, name: str) -> str:
     """Create a fresh database on an external server (one per run, so runs never collide)."""
-    import asyncio
-
-    import asyncpg
-
     database = f"sv_{secrets.token_hex(4)}_{name}".replace("-", "_")
 
     async def create() -> None:

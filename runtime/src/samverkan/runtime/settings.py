@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from samverkan.contracts.values import Slug
@@ -23,6 +23,12 @@ class NodeSettings(BaseSettings):
     auth_jwt_issuer: str = "samverkan-dev"
     auth_jwt_audience: str = "samverkan"
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _hmac_key_long_enough(self) -> NodeSettings:
+        if self.auth_jwt_algorithm == "HS256" and len(self.auth_jwt_key.get_secret_value()) < 32:
+            raise ValueError("auth_jwt_key must be at least 32 characters for HS256")
+        return self
 
 
 class KafkaSettings(BaseSettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -54,18 +55,22 @@ class Verification:
 async def verify(conn: asyncpg.Connection) -> Verification:
     """Recompute every leaf and link from the stored rows; name the first entry that does not match."""
     prev, count = GENESIS, 0
-    async for row in store.rows(conn):
-        seq = row["seq"]
-        problem = None
-        if seq != count:
-            problem = f"expected entry {count}, found {seq}: an entry is missing"
-        else:
-            leaf = Entry.from_row(row).leaf_hash()
-            if leaf != bytes(row["leaf_hash"]):
-                problem = f"entry {seq} differs from what was recorded"
-            elif chain(prev, leaf) != bytes(row["entry_hash"]):
-                problem = f"entry {seq} does not link to the entry before it"
-        if problem:
-            return Verification(count, prev, count if seq != count else seq, problem)
-        prev, count = bytes(row["entry_hash"]), count + 1
+    async with contextlib.aclosing(store.rows(conn)) as rows:
+        async for row in rows:
+            problem = _check(row, count, prev)
+            if problem:
+                return Verification(count, prev, count, problem)
+            prev, count = bytes(row["entry_hash"]), count + 1
     return Verification(count, prev, None, None)
+
+
+def _check(row: asyncpg.Record, expected_seq: int, prev: bytes) -> str | None:
+    seq = row["seq"]
+    if seq != expected_seq:
+        return f"expected entry {expected_seq}, found {seq}: entry {expected_seq} is missing"
+    leaf = Entry.from_row(row).leaf_hash()
+    if leaf != bytes(row["leaf_hash"]):
+        return f"entry {seq} differs from what was recorded"
+    if chain(prev, leaf) != bytes(row["entry_hash"]):
+        return f"entry {seq} does not link to the entry before it"
+    return None

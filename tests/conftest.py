@@ -1,0 +1,43 @@
+"""Shared fixtures: the real Kafka and Postgres every integration and e2e test talks to.
+
+Embedded by default; KAFKA_BOOTSTRAP_SERVERS and SAMVERKAN_DEV_POSTGRES_URL point them elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
+from samverkan.devnet.network import external_database
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    with EmbeddedKafka() as kafka:
+        yield kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres | None]:
+    if os.environ.get("SAMVERKAN_DEV_POSTGRES_URL"):
+        yield None
+        return
+    with EmbeddedPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def database(postgres: EmbeddedPostgres | None) -> str:
+    """A new, empty database for one test."""
+    name = f"t_{secrets.token_hex(6)}"
+    if postgres is None:
+        return external_database(os.environ["SAMVERKAN_DEV_POSTGRES_URL"], name)
+    return postgres.create_database(name)

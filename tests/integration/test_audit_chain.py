@@ -1,0 +1,72 @@
+"""The audit trail refuses changes at the database, and verify names the first altered entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from samverkan.audit import service, store
+from samverkan.audit.app import MIGRATIONS
+from samverkan.audit.chain import Entry
+from samverkan.runtime.db import connect
+from samverkan.runtime.migrations import RUNTIME, migrate
+
+pytestmark = pytest.mark.integration
+
+
+def _entry(n: int) -> Entry:
+    now = datetime.now(UTC)
+    return Entry(
+        seq=-1,
+        event_id=uuid4(),
+        topic="samverkan.referral.v1",
+        partition=0,
+        offset=n,
+        type="se.samverkan.referral.accepted.v1",
+        source="urn:samverkan:r:referral",
+        source_principal="r",
+        recipient_principal="m",
+        subject=str(uuid4()),
+        legal_basis="none",
+        event_time=now,
+        recorded_at=now,
+        personnummer_pseudonym=None,
+        headers=[["ce_id", str(n)]],
+        payload=b'{"n": %d}' % n,
+    )
+
+
+async def test_append_only_and_verify_finds_first_altered_entry(database: str) -> None:
+    await migrate(database, [RUNTIME, MIGRATIONS])
+    conn = await connect(database)
+    try:
+        for n in range(5):
+            async with conn.transaction():
+                await store.append(conn, _entry(n))
+        result = await service.verify(conn)
+        assert result.ok and result.entries == 5
+
+        for statement in (
+            "UPDATE audit_log SET payload = 'x' WHERE seq = 2",
+            "DELETE FROM audit_log WHERE seq = 4",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                await conn.execute(statement)
+
+        # Someone with the owner's rights switches the guard off and rewrites history:
+        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+        await conn.execute("UPDATE audit_log SET payload = '\\x7b7d' WHERE seq = 2")
+        result = await service.verify(conn)
+        assert not result.ok and result.first_bad_seq == 2
+        assert "entry 2" in (result.problem or "")
+
+        # Removing an entry is found too, at the gap.
+        await conn.execute("DELETE FROM audit_log WHERE seq = 1")
+        result = await service.verify(conn)
+        assert not result.ok and result.first_bad_seq == 1 and "missing" in (result.problem or "")
+    finally:
+        await conn.close()

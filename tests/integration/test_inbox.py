@@ -1,0 +1,111 @@
+"""A redelivered event is applied once; a poison message is dead-lettered and the partition flows."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from support import (
+    eventually,
+    read_topic,
+    running,
+    school_to_health_centre,
+    seed_directory,
+    settings,
+    unique,
+)
+
+from samverkan.contracts import CloudEvent, topics
+from samverkan.contracts.envelope import LegalBasis
+from samverkan.contracts.referral import ReferralSent
+from samverkan.referral.app import build
+from samverkan.referral.settings import ReferralSettings
+
+pytestmark = pytest.mark.integration
+
+
+def _sent(school: str, region: str) -> CloudEvent:
+    data = ReferralSent(
+        referral_id=uuid4(),
+        sender={"principal": school, "function": "skolskoterska"},
+        recipient={"principal": region, "function": "uph"},
+        need="medical-psychological",
+        child={"personnummer": "20120315-1236", "name": "Alva Exempel"},
+        reason="Oro",
+        consent={"decided_by": "child", "purpose": "stöd", "given_at": datetime.now(UTC)},
+        sent_at=datetime.now(UTC),
+    )
+    return CloudEvent.wrap(
+        data, principal=school, service="referral", recipient=region, legalbasis=LegalBasis.CONSENT
+    )
+
+
+async def _send(producer: AIOKafkaProducer, event: CloudEvent, value: bytes | None = None) -> None:
+    # One explicit partition for every record, so the order below is the order consumed.
+    await producer.send_and_wait(
+        event.topic,
+        value if value is not None else event.value(),
+        key=event.key(),
+        headers=event.headers(),
+        partition=0,
+    )
+
+
+async def test_duplicate_applied_once_and_poison_dead_lettered(
+    database: str, kafka_bootstrap: str
+) -> None:
+    school, region = unique("school"), unique("region")
+    node, app = build(
+        settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
+    )
+    first, second = _sent(school, region), _sent(school, region)
+    poison = b'{"referral_id": "not-a-uuid"}'
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with running(node, app):
+            await seed_directory(node, school_to_health_centre(school, region))
+            await eventually("the consumer to join", lambda: _true(node.broker_connected.is_set()))
+            await _send(producer, first)
+            await _send(producer, first)  # redelivery: same ce_id
+            await _send(producer, _sent(school, region), value=poison)
+            await _send(producer, second)  # after the poison, in the same partition
+
+            async def both_stored() -> int | None:
+                n = await node.pool.fetchval("SELECT count(*) FROM referrals")
+                return n if n == 2 else None
+
+            await eventually("both referrals to be stored", both_stored)
+            receipts = await node.pool.fetchval(
+                "SELECT count(*) FROM outbox WHERE headers::text LIKE '%referral.received%'"
+            )
+            applied = await node.pool.fetchval(
+                "SELECT count(*) FROM inbox WHERE consumer = $1", node.group
+            )
+            assert receipts == 2, "one technical receipt per referral, none for the duplicate"
+            assert applied == 2
+            assert node.consumer.dead_lettered_total == 1
+    finally:
+        await producer.stop()
+
+    def found(records: list) -> bool:
+        return any(_letter(r)["consumer_group"] == node.group for r in records)
+
+    letters = [_letter(r) for r in await read_topic(kafka_bootstrap, topics.DEAD_LETTER, found)]
+    mine = [letter for letter in letters if letter["consumer_group"] == node.group]
+    assert len(mine) == 1
+    assert base64.b64decode(mine[0]["value_b64"]) == poison
+    assert mine[0]["topic"] == topics.REFERRAL
+    assert "invalid payload" in mine[0]["reason"] and "referral_id" in mine[0]["reason"]
+
+
+def _letter(record) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(record.value)
+
+
+async def _true(value: bool) -> bool:
+    return value

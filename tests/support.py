@@ -1,0 +1,147 @@
+"""Helpers for tests that run one service in-process against the real Kafka and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from samverkan.contracts import CloudEvent, Event
+from samverkan.contracts.directory import (
+    FormalisedContactPublished,
+    FunctionPublished,
+    UnitKind,
+)
+from samverkan.contracts.referral import Need
+from samverkan.runtime import directory_view
+from samverkan.runtime.auth import Role, issue_token
+from samverkan.runtime.node import Node
+from samverkan.runtime.settings import KafkaSettings, NodeSettings, ServiceSettings
+
+SECRET = "test-secret-not-for-production-0123456789"
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    """A fresh principal id, so each test has its own consumer groups on the shared broker."""
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def settings(
+    cls: type[ServiceSettings], *, principal: str, dsn: str, kafka: str, **extra: Any
+) -> Any:
+    return cls(
+        database_url=dsn,
+        outbox_poll_interval_s=0.1,
+        node=NodeSettings(principal=principal, auth_jwt_key=SECRET),
+        kafka=KafkaSettings(bootstrap_servers=kafka, enable_idempotence=False),
+        **extra,
+    )
+
+
+def token(principal: str, function: str | None, *roles: Role) -> dict[str, str]:
+    jwt = issue_token(
+        SECRET,
+        person=f"SE2120001231-{secrets.token_hex(2)}",
+        principal=principal,
+        function=function,
+        roles=list(roles),
+    )
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+@contextlib.asynccontextmanager
+async def running(node: Node, app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with node.running():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+def school_to_health_centre(school: str, region: str) -> list[CloudEvent]:
+    """Directory events: a school nurse in `school` whose counterpart is a UPH team in `region`."""
+    start = date(2025, 1, 1)
+    entries: list[tuple[str, Event]] = [
+        (
+            school,
+            FunctionPublished(
+                principal=school,
+                function="skolskoterska",
+                name="Skolsköterska",
+                unit="skolan",
+                unit_name="Skolan",
+                unit_kind=UnitKind.SCHOOL,
+                mailbox="sk@school.example",
+                valid_from=start,
+            ),
+        ),
+        (
+            school,
+            FormalisedContactPublished(
+                principal=school,
+                contact="sk-uph",
+                function="skolskoterska",
+                counterpart_principal=region,
+                counterpart_function="uph",
+                need=Need.MEDICAL_PSYCHOLOGICAL,
+                valid_from=start,
+            ),
+        ),
+        (
+            region,
+            FunctionPublished(
+                principal=region,
+                function="uph",
+                name="UPH-team",
+                unit="vardcentralen",
+                unit_name="Vårdcentralen",
+                unit_kind=UnitKind.HEALTH_CENTRE,
+                mailbox="uph@region.example",
+                valid_from=start,
+            ),
+        ),
+    ]
+    return [CloudEvent.wrap(e, principal=p, service="directory") for p, e in entries]
+
+
+async def seed_directory(node: Node, events: list[CloudEvent]) -> None:
+    async with node.uow() as tx:
+        for event in events:
+            await directory_view.apply(tx, event)
+
+
+async def eventually(
+    what: str, probe: Callable[[], Awaitable[T | None]], within: float = 60.0
+) -> T:
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bool]) -> list[Any]:
+    """Read `topic` from the start (no group) until `until(records)` holds or 30 s pass."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not until(records) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
