@@ -7,7 +7,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --all-packages
 
-.PHONY: help setup demo test test-unit test-integration test-e2e lint format up clean
+.PHONY: help setup demo test test-unit test-integration test-e2e lint format up clean \
+	contracts contracts-check bench deploy-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -47,6 +48,18 @@ lint: setup  ## ruff lint and format check
 format: setup  ## apply ruff's formatting and safe fixes
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+contracts: setup  ## regenerate contracts/asyncapi.yaml and contracts/schemas/ from the models
+	$(RUN) python -m samverkan.contracts.generate
+
+contracts-check: setup  ## fail when generated contracts are stale or a change is not backward compatible
+	$(RUN) python -m samverkan.contracts.generate --check
+
+bench: setup  ## benchmarks against raw baselines in the same run (results in bench/results/)
+	$(RUN) python -m bench
+
+deploy-check: setup  ## validate deploy/ statically: compose files and Kubernetes manifests
+	$(RUN) python -m deploy.check
 
 clean:  ## remove the environment and caches
 	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache
