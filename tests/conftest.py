@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -35,9 +35,19 @@ def postgres() -> Iterator[EmbeddedPostgres | None]:
 
 
 @pytest.fixture
-def database(postgres: EmbeddedPostgres | None) -> str:
+def new_database(postgres: EmbeddedPostgres | None) -> Callable[[], str]:
+    """Make new, empty databases (one per service a test runs)."""
+
+    def make() -> str:
+        name = f"t_{secrets.token_hex(6)}"
+        if postgres is None:
+            return external_database(os.environ["SAMVERKAN_DEV_POSTGRES_URL"], name)
+        return postgres.create_database(name)
+
+    return make
+
+
+@pytest.fixture
+def database(new_database: Callable[[], str]) -> str:
     """A new, empty database for one test."""
-    name = f"t_{secrets.token_hex(6)}"
-    if postgres is None:
-        return external_database(os.environ["SAMVERKAN_DEV_POSTGRES_URL"], name)
-    return postgres.create_database(name)
+    return new_database()

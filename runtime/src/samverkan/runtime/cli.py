@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from samverkan.runtime import telemetry
 from samverkan.runtime.migrations import migrate
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import ServiceSettings
@@ -50,6 +51,7 @@ def main(
             )
         return 2
     configure_logging(settings.node.log_level)
+    telemetry.configure(name, settings.principal)
     if extra and args.command in extra:
         return asyncio.run(extra[args.command][1](settings))
     node, app = build(settings)

@@ -22,9 +22,12 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from samverkan.contracts import CloudEvent, Event, InvalidEvent
 from samverkan.contracts.deadletter import DeadLettered
+from samverkan.runtime import telemetry
 from samverkan.runtime.db import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,14 @@ TRANSIENT = (
     KafkaConnectionError,
     KafkaTimeoutError,
     TimeoutError,
+)
+
+
+_applied = telemetry.meter.create_counter(
+    "samverkan.consumer.applied", unit="{event}", description="Events applied (duplicates excluded)"
+)
+_dead_lettered = telemetry.meter.create_counter(
+    "samverkan.consumer.dead_lettered", unit="{event}", description="Records sent to dead letter"
 )
 
 
@@ -96,12 +107,31 @@ class EventConsumer:
         if route is None:
             await msg.ack()
             return
+        with telemetry.tracer.start_as_current_span(
+            f"{event.type} process",
+            context=telemetry.context_of(event.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.consumer.group.name": self.group,
+                "samverkan.principal": self._principal,
+                "messaging.destination.name": record.topic,
+                "messaging.message.id": str(event.id),
+                "cloudevents.event_type": event.type,
+            },
+        ):
+            await self._apply(msg, record, event, route)
+
+    async def _apply(
+        self, msg: KafkaMessage, record: ConsumerRecord, event: CloudEvent, route: Route
+    ) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 async with self._uow() as tx:
                     if await tx.claim(self.group, event.id):
                         await route.handler(tx, event)
                         self.applied_total += 1
+                        _applied.add(1, {"consumer": self.group})
                 self._backoff_s = 0.5
                 await msg.ack()
                 return
@@ -159,4 +189,6 @@ class EventConsumer:
             await msg.nack()
             return
         self.dead_lettered_total += 1
+        _dead_lettered.add(1, {"consumer": self.group})
+        trace.get_current_span().set_status(StatusCode.ERROR, "dead-lettered")
         await msg.ack()

@@ -17,10 +17,11 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.deadletter import DeadLettered
-from samverkan.runtime import problems
+from samverkan.runtime import problems, telemetry
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
 from samverkan.runtime.consumer import EventConsumer, Handler, Tap
 from samverkan.runtime.db import UnitOfWork, create_pool
@@ -75,7 +76,8 @@ class Node:
         return UnitOfWork(self.pool, self.relay)
 
     def event(self, data: Event, **attributes: Any) -> CloudEvent:
-        """Wrap a payload in this service's envelope (source, principal, time, id)."""
+        """Wrap a payload in this service's envelope (source, principal, time, id, trace)."""
+        attributes.setdefault("traceparent", telemetry.current_traceparent())
         return CloudEvent.wrap(data, principal=self.principal, service=self.service, **attributes)
 
     def on(self, event_class: type[Event], handler: Handler, *, addressed_to_me: bool) -> None:
@@ -159,6 +161,7 @@ class Node:
                 yield
 
         app = FastAPI(title=title, lifespan=lifespan)
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
         app.state.node = self
         app.state.node_settings = self.settings.node
         problems.install(app)

@@ -14,13 +14,43 @@ import zlib
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import SpanKind
 
+from samverkan.runtime import telemetry
 from samverkan.runtime.broker import publish_record
 from samverkan.runtime.db import connect
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
+
+_RELAYS: list[OutboxRelay] = []
+_published = telemetry.meter.create_counter(
+    "samverkan.outbox.published", unit="{event}", description="Outbox rows published to Kafka"
+)
+
+
+def _observe_backlog(_: CallbackOptions) -> list[Observation]:
+    return [Observation(r.backlog) for r in _RELAYS]
+
+
+def _observe_age(_: CallbackOptions) -> list[Observation]:
+    return [Observation(r.backlog_age_s) for r in _RELAYS]
+
+
+telemetry.meter.create_observable_gauge(
+    "samverkan.outbox.backlog",
+    [_observe_backlog],
+    unit="{event}",
+    description="Committed events not yet published (as of the relay's last idle moment)",
+)
+telemetry.meter.create_observable_gauge(
+    "samverkan.outbox.oldest_age",
+    [_observe_age],
+    unit="s",
+    description="Age of the oldest unpublished outbox row",
+)
 
 
 class OutboxRelay:
@@ -33,6 +63,9 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._wakeup = asyncio.Event()
         self.published_total = 0
+        self.backlog = 0
+        self.backlog_age_s = 0.0
+        _RELAYS.append(self)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -58,6 +91,7 @@ class OutboxRelay:
         while True:
             published = await self.publish_pending(conn)
             if published < BATCH:
+                await self.measure_backlog(conn)
                 await self._sleep()
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
@@ -68,17 +102,44 @@ class OutboxRelay:
         )
         if not rows:
             return 0
-        futures = [
-            await publish_record(self._broker, r["topic"], r["key"], r["value"], dict(r["headers"]))
-            for r in rows
-        ]
-        await asyncio.gather(*futures)
+        spans, futures = [], []
+        for r in rows:
+            headers = dict(r["headers"])
+            # The event's own trace, not the relay loop's, is the parent of its publish span.
+            span = telemetry.tracer.start_span(
+                f"{r['topic']} publish",
+                context=telemetry.context_of(headers.get("traceparent")),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": r["topic"],
+                    "messaging.message.id": headers.get("ce_id", ""),
+                    "cloudevents.event_type": headers.get("ce_type", ""),
+                },
+            )
+            spans.append(span)
+            futures.append(
+                await publish_record(self._broker, r["topic"], r["key"], r["value"], headers)
+            )
+        try:
+            await asyncio.gather(*futures)
+        finally:
+            for span in spans:
+                span.end()
         await conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
             [r["id"] for r in rows],
         )
         self.published_total += len(rows)
+        _published.add(len(rows))
         return len(rows)
+
+    async def measure_backlog(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age"
+            " FROM outbox WHERE published_at IS NULL"
+        )
+        self.backlog, self.backlog_age_s = row["n"], float(row["age"] or 0.0)
 
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):

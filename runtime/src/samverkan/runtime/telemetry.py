@@ -1,0 +1,71 @@
+"""OpenTelemetry: one trace follows a referral across HTTP → outbox → Kafka → consumers.
+
+The trace context travels in the CloudEvents `traceparent` extension (a Kafka header). It is taken
+when an event is created, stored with the outbox row, and restored around the relay's publish and
+the consumer's handling, so the relay's own loop never becomes the parent. Spans and metrics are
+exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces/metrics variant) is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+tracer = trace.get_tracer("samverkan")
+meter = metrics.get_meter("samverkan")
+
+_propagator = TraceContextTextMapPropagator()
+
+
+def configure(service: str, principal: str) -> None:
+    """Install the SDK providers for this process (once; a provider set earlier is kept)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    resource = Resource.create(
+        {
+            "service.name": f"samverkan-{service}",
+            "service.namespace": "samverkan",
+            "samverkan.principal": principal,
+        }
+    )
+    tracer_provider = TracerProvider(resource=resource)
+    readers = []
+    if _configured("TRACES"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if _configured("METRICS"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+
+
+def _configured(signal: str) -> bool:
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+    )
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the active span, if there is one."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_of(traceparent: str | None) -> Context:
+    """The context an event was created in (an empty one when it carried none)."""
+    if not traceparent:
+        return Context()
+    return _propagator.extract({"traceparent": traceparent})
