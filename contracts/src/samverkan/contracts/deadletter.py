@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from samverkan.contracts import topics
-from samverkan.contracts.events import Event
+from samverkan.contracts.events import DataClassification, Event
 from samverkan.contracts.values import ShortText
 
 
@@ -18,6 +18,8 @@ class DeadLettered(Event):
 
     TYPE = "se.samverkan.deadletter.dead-lettered.v1"
     TOPIC = topics.DEAD_LETTER
+    KEY = "{topic}/{partition}/{offset}"
+    CLASSIFICATION = DataClassification.PERSONAL  # the original bytes may be anything
 
     consumer_group: ShortText
     topic: ShortText
@@ -28,6 +30,3 @@ class DeadLettered(Event):
     headers: dict[str, str]
     reason: str
     dead_lettered_at: datetime
-
-    def key(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"

@@ -1,38 +1,78 @@
-"""CloudEvents 1.0 envelope in the Kafka protocol binding, binary mode.
+"""CloudEvents 1.0 envelope in the Kafka protocol binding, binary mode: decided here only.
 
-Attributes travel as `ce_*` headers, the payload as the JSON message value, and the message key is
-the aggregate id. Everything about the envelope is decided here and nowhere else.
+- Attributes travel as Kafka headers named `ce_<attribute>` (HEADERS lists them, required or
+  not, with our extension attributes), the payload as the JSON message value with
+  `content-type: application/json`, and W3C trace context as the plain `traceparent` header,
+  where OpenTelemetry instrumentation of any Kafka client looks for it.
+- The message key is the aggregate id (each event class's KEY, e.g. the referral id): every
+  event of one aggregate lands on one partition, in order.
+- Topics are named `samverkan.<domain>.v<major>` and types `se.samverkan.<domain>.<event>.v<major>`:
+  within a major version only backward-compatible changes; a breaking change is a new major
+  version, with a new type and a new topic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from samverkan.contracts.catalogue import EVENT_TYPES
-from samverkan.contracts.events import Event
+from samverkan.contracts.events import DataClassification, Event, LegalBasis
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 MAX_EVENT_BYTES = 512 * 1024
 
 
-class DataClassification(StrEnum):
-    """How sensitive the payload is; decides what may be logged or forwarded."""
+@dataclass(frozen=True)
+class Header:
+    """One Kafka header of the envelope."""
 
-    PUBLIC = "public"  # directory entries
-    INTERNAL = "internal"  # ids and status, no personal data
-    PERSONAL = "personal"  # personnummer, names or free text about a child
+    name: str
+    required: bool
+    description: str
+    extension: bool = False  # ours, not a CloudEvents context attribute
 
 
-class LegalBasis(StrEnum):
-    CONSENT = "consent"  # samtycke
-    DUTY_TO_REPORT = "duty-to-report"  # orosanmälan, SoL 14 kap. 1 §
-    NONE = "none"  # no personal data crosses
+HEADERS: tuple[Header, ...] = (
+    Header("ce_specversion", True, f"CloudEvents version, always {SPEC_VERSION!r}."),
+    Header("ce_id", True, "Event id (UUID), unique per event: deduplicate on it."),
+    Header("ce_source", True, "urn:samverkan:<principal>:<service> of the producer."),
+    Header("ce_type", True, "se.samverkan.<domain>.<event>.v<major>: picks the payload schema."),
+    Header("ce_time", False, "When the event happened (RFC 3339); always sent by our producers."),
+    Header("ce_subject", False, "The message key again: the aggregate the event is about."),
+    Header(
+        "ce_sourceprincipal",
+        True,
+        "Id of the principal (huvudman) that produced and signed the event.",
+        extension=True,
+    ),
+    Header(
+        "ce_recipientprincipal",
+        False,
+        "Id of the principal the event is addressed to; absent when it is for everyone.",
+        extension=True,
+    ),
+    Header(
+        "ce_legalbasis",
+        False,
+        "Why personal data may cross: consent, duty-to-report or none (the default).",
+        extension=True,
+    ),
+    Header(
+        "ce_dataclassification",
+        False,
+        "public, internal (the default) or personal: what may be logged or forwarded.",
+        extension=True,
+    ),
+    Header("content-type", False, f"{CONTENT_TYPE} (the default)."),
+    Header("traceparent", False, "W3C trace context of the operation that caused the event."),
+)
+REQUIRED_HEADERS = tuple(h.name for h in HEADERS if h.required and h.name != "ce_specversion")
 
 
 class InvalidEvent(ValueError):
@@ -64,18 +104,19 @@ class CloudEvent(BaseModel):
         principal: str,
         service: str,
         recipient: str | None = None,
-        legalbasis: LegalBasis = LegalBasis.NONE,
-        classification: DataClassification = DataClassification.INTERNAL,
+        legalbasis: LegalBasis | None = None,
+        classification: DataClassification | None = None,
         traceparent: str | None = None,
     ) -> CloudEvent:
+        """Wrap a payload; legal basis and classification default to the event class's own."""
         return cls(
             source=source_uri(principal, service),
             type=data.TYPE,
             subject=data.key(),
             sourceprincipal=principal,
             recipientprincipal=recipient,
-            legalbasis=legalbasis,
-            dataclassification=classification,
+            legalbasis=legalbasis or data.LEGAL_BASIS,
+            dataclassification=classification or data.CLASSIFICATION,
             traceparent=traceparent,
             data=data,
         )
@@ -119,9 +160,7 @@ class CloudEvent(BaseModel):
             raise InvalidEvent("a header is not UTF-8") from None
         if attrs.get("ce_specversion") != SPEC_VERSION:
             raise InvalidEvent(f"ce_specversion must be {SPEC_VERSION!r}")
-        missing = [
-            h for h in ("ce_id", "ce_source", "ce_type", "ce_sourceprincipal") if h not in attrs
-        ]
+        missing = [h for h in REQUIRED_HEADERS if h not in attrs]
         if missing:
             raise InvalidEvent(f"missing CloudEvents header(s): {', '.join(missing)}")
         content_type = attrs.get("content-type", CONTENT_TYPE).split(";")[0].strip()

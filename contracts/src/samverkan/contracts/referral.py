@@ -1,4 +1,7 @@
-"""Referral events (remiss / samverkansförfrågan), keyed by referral id."""
+"""Referral events (remiss / samverkansförfrågan) up to a decision, keyed by referral id.
+
+What happens after acceptance (meetings, pauses, completion) is in `followup`.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +9,12 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from samverkan.contracts import topics
-from samverkan.contracts.events import Event
-from samverkan.contracts.values import FreeText, Personnummer, ShortText, Slug
-
-
-class Need(StrEnum):
-    """What kind of help the child needs; formalised contacts are defined per need."""
-
-    MEDICAL_PSYCHOLOGICAL = "medical-psychological"
-    PSYCHOSOCIAL = "psychosocial"
-
-
-class Decider(StrEnum):
-    CHILD = "child"
-    GUARDIANS = "guardians"
-    CHILD_AND_GUARDIANS = "child-and-guardians"
-
-
-class FunctionRef(BaseModel):
-    """A function (role / functional mailbox) at a principal: the sender or recipient of a referral."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    principal: Slug
-    function: Slug
-
-
-class Child(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    personnummer: Personnummer
-    name: ShortText
+from samverkan.contracts.events import DataClassification, Event, LegalBasis
+from samverkan.contracts.parties import Child, Decider, FunctionRef, Need
+from samverkan.contracts.values import FreeText, PersonId, ShortText, Slug
 
 
 class ConsentStatement(BaseModel):
@@ -47,16 +24,28 @@ class ConsentStatement(BaseModel):
     decided_by: Decider
     purpose: ShortText
     given_at: datetime
+    consent_id: UUID | None = Field(
+        default=None, description="The consent.given event this statement summarises, if any."
+    )
 
 
-class ReferralSent(Event):
+class _Referral(Event):
+    TOPIC = topics.REFERRAL
+    KEY = "{referral_id}"
+
+
+class _PersonalReferral(_Referral):
+    CLASSIFICATION = DataClassification.PERSONAL
+    LEGAL_BASIS = LegalBasis.CONSENT
+
+
+class ReferralSent(_PersonalReferral):
     """Emitted by the sender's referral service when a school function sends a referral.
 
     Carries personal data; the recipient principal may read it because `consent` covers it.
     """
 
     TYPE = "se.samverkan.referral.sent.v1"
-    TOPIC = topics.REFERRAL
 
     referral_id: UUID
     sender: FunctionRef
@@ -66,45 +55,36 @@ class ReferralSent(Event):
     reason: FreeText
     consent: ConsentStatement
     sent_at: datetime
+    forwarded_from: UUID | None = Field(
+        default=None, description="The referral this one replaces after a referral.forwarded."
+    )
 
-    def key(self) -> str:
-        return str(self.referral_id)
 
-
-class ReferralReceived(Event):
+class ReferralReceived(_Referral):
     """Emitted automatically by the recipient node when it has stored a referral (technical receipt)."""
 
     TYPE = "se.samverkan.referral.received.v1"
-    TOPIC = topics.REFERRAL
 
     referral_id: UUID
     recipient: FunctionRef
     received_at: datetime
 
-    def key(self) -> str:
-        return str(self.referral_id)
 
-
-class ReferralAccepted(Event):
+class ReferralAccepted(_Referral):
     """Emitted by the recipient's referral service when a person at the recipient function accepts."""
 
     TYPE = "se.samverkan.referral.accepted.v1"
-    TOPIC = topics.REFERRAL
 
     referral_id: UUID
     recipient: FunctionRef
     accepted_by: ShortText
     accepted_at: datetime
 
-    def key(self) -> str:
-        return str(self.referral_id)
 
-
-class ReferralRejected(Event):
+class ReferralRejected(_PersonalReferral):
     """Emitted by the recipient's referral service when the recipient function declines."""
 
     TYPE = "se.samverkan.referral.rejected.v1"
-    TOPIC = topics.REFERRAL
 
     referral_id: UUID
     recipient: FunctionRef
@@ -113,5 +93,81 @@ class ReferralRejected(Event):
     reason_text: FreeText
     rejected_at: datetime
 
-    def key(self) -> str:
-        return str(self.referral_id)
+
+class ReferralForwarded(_PersonalReferral):
+    """Emitted by the recipient's referral service when the recipient function, instead of
+    deciding, redirects the referral to the function it judges right (within the consent's scope).
+
+    The referral ends here: the forwarding node sends `new_referral_id` (a referral.sent with
+    `forwarded_from`), and the original sender marks this one superseded.
+    """
+
+    TYPE = "se.samverkan.referral.forwarded.v1"
+
+    referral_id: UUID
+    recipient: FunctionRef
+    forwarded_to: FunctionRef
+    new_referral_id: UUID
+    forwarded_by: PersonId
+    reason_text: FreeText
+    forwarded_at: datetime
+
+
+class SupersessionCause(StrEnum):
+    FORWARDED = "forwarded"  # the recipient redirected it to another function
+    CORRECTED = "corrected"  # the sender replaced it with a corrected referral
+
+
+class ReferralSuperseded(_Referral):
+    """Emitted by the sender's referral service when its referral is replaced by another one.
+
+    After a referral.forwarded, or when the sender withdraws a referral and sends a corrected one.
+    Consumers close this referral and follow `superseded_by`.
+    """
+
+    TYPE = "se.samverkan.referral.superseded.v1"
+
+    referral_id: UUID
+    sender: FunctionRef
+    superseded_by: UUID
+    cause: SupersessionCause
+    superseded_at: datetime
+
+
+class ReferralCancellationRequested(_PersonalReferral):
+    """Emitted by the sender's referral service when the sending function asks to withdraw a
+    referral it no longer needs (the child moved, the need was met elsewhere).
+
+    The referral stays open until the recipient confirms with referral.cancelled.
+    """
+
+    TYPE = "se.samverkan.referral.cancellation-requested.v1"
+
+    referral_id: UUID
+    sender: FunctionRef
+    requested_by: PersonId
+    reason_code: Slug
+    reason_text: FreeText | None = None
+    requested_at: datetime
+
+
+class CancellationCause(StrEnum):
+    REQUESTED_BY_SENDER = "requested-by-sender"
+    CONSENT_WITHDRAWN = "consent-withdrawn"
+    CONSENT_EXPIRED = "consent-expired"
+
+
+class ReferralCancelled(_Referral):
+    """Emitted by the recipient's referral service when processing of the referral stops there.
+
+    Confirms a referral.cancellation-requested, or follows a withdrawn or expired consent that
+    the referral depended on (then `cancelled_by` is absent: the node did it).
+    """
+
+    TYPE = "se.samverkan.referral.cancelled.v1"
+
+    referral_id: UUID
+    recipient: FunctionRef
+    cause: CancellationCause
+    cancelled_by: PersonId | None = None
+    cancelled_at: datetime
