@@ -1,0 +1,1 @@
+"""Container images, Compose and Kubernetes manifests, and the static checks that keep them true."""
