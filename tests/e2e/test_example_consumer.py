@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -48,7 +48,9 @@ async def _send_invalid(bootstrap: str, key: str) -> None:
         await producer.stop()
 
 
-def _lines_until(path: Path, done, timeout: float = 60.0) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def _lines_until(
+    path: Path, done: Callable[[list[list[str]]], bool], timeout: float = 60.0
+) -> list[list[str]]:
     deadline = time.monotonic() + timeout
     while True:
         lines = [line.split() for line in path.read_text().splitlines()]
