@@ -40,7 +40,7 @@ def normalise(schema: Schema) -> Any:
         for key, value in node.items():
             if key in _ANNOTATIONS or key == "$defs" or key.startswith("x-"):
                 continue
-            if key in ("properties", "$defs"):  # keys here are names, not keywords
+            if key == "properties":  # keys here are field names, not keywords
                 out[key] = {name: walk(sub, seen) for name, sub in value.items()}
             elif key == "$ref":
                 name = value.removeprefix("#/$defs/")

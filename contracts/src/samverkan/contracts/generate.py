@@ -79,7 +79,8 @@ def run(root: Path, *, check: bool, out: Any = sys.stdout) -> int:
         print(f"not backward compatible: {problem}", file=out)
     if check:
         for path in result.writes:
-            print(f"stale: {root.name}/{path} (run `make contracts`)", file=out)
+            state = "stale" if (root / path).exists() else "missing"
+            print(f"{state}: {root.name}/{path} (run `make contracts`)", file=out)
         return 1 if result.breaking or result.writes else 0
     if result.breaking:
         print("nothing written: make the change additive, or a new major version", file=out)
