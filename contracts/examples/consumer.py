@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 from aiokafka import AIOKafkaConsumer
 
-SCHEMAS = Path(os.environ.get("SCHEMAS", Path(__file__).resolve().parents[1] / "schemas"))
+FOLDER = Path(os.environ.get("SCHEMAS", Path(__file__).resolve().parents[1] / "schemas"))
+SCHEMAS = {path.stem: json.loads(path.read_text()) for path in FOLDER.glob("*.json")}
 
 
 async def main() -> None:
@@ -23,16 +24,16 @@ async def main() -> None:
     seen: set[str] = set()  # events can come twice: dedupe on ce_id (in your database, really)
     try:
         async for record in consumer:
-            ce = {key: value.decode() for key, value in record.headers}
-            schema = SCHEMAS / f"{ce['ce_type']}.json"
-            if ce["ce_id"] not in seen and schema.exists():  # skip types you do not know yet
+            ce = {key: value.decode(errors="replace") for key, value in record.headers}
+            schema = SCHEMAS.get(ce.get("ce_type", ""))  # None: a type you do not know yet
+            if schema is not None and ce.get("ce_id") not in seen:
                 try:
-                    jsonschema.validate(json.loads(record.value), json.loads(schema.read_text()))
+                    jsonschema.validate(json.loads(record.value), schema)
                     verdict = "valid"
                 except (ValueError, jsonschema.ValidationError) as error:
                     verdict = f"invalid:{type(error).__name__}"  # log and alert; do not stop
-                print(verdict, ce["ce_type"], record.key.decode(), flush=True)
-                seen.add(ce["ce_id"])
+                print(verdict, ce["ce_type"], (record.key or b"-").decode(), flush=True)
+                seen.add(ce.get("ce_id", ""))
             await consumer.commit()
     finally:
         await consumer.stop()
