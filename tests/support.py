@@ -7,8 +7,9 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from uuid import uuid4
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -20,7 +21,8 @@ from samverkan.contracts.directory import (
     FunctionPublished,
     UnitKind,
 )
-from samverkan.contracts.referral import Need
+from samverkan.contracts.envelope import LegalBasis
+from samverkan.contracts.referral import Need, ReferralSent
 from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
 from samverkan.runtime.node import Node
@@ -145,3 +147,20 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
     finally:
         await consumer.stop()
     return records
+
+
+def referral_sent(school: str, region: str) -> CloudEvent:
+    """A valid referral.sent from `school` to the UPH team of `region`."""
+    data = ReferralSent(
+        referral_id=uuid4(),
+        sender={"principal": school, "function": "skolskoterska"},
+        recipient={"principal": region, "function": "uph"},
+        need="medical-psychological",
+        child={"personnummer": "20120315-1236", "name": "Alva Exempel"},
+        reason="Oro",
+        consent={"decided_by": "child", "purpose": "stöd", "given_at": datetime.now(UTC)},
+        sent_at=datetime.now(UTC),
+    )
+    return CloudEvent.wrap(
+        data, principal=school, service="referral", recipient=region, legalbasis=LegalBasis.CONSENT
+    )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
-from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from support import (
     eventually,
     read_topic,
+    referral_sent,
     running,
     school_to_health_centre,
     seed_directory,
@@ -20,28 +19,10 @@ from support import (
 )
 
 from samverkan.contracts import CloudEvent, topics
-from samverkan.contracts.envelope import LegalBasis
-from samverkan.contracts.referral import ReferralSent
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
 
 pytestmark = pytest.mark.integration
-
-
-def _sent(school: str, region: str) -> CloudEvent:
-    data = ReferralSent(
-        referral_id=uuid4(),
-        sender={"principal": school, "function": "skolskoterska"},
-        recipient={"principal": region, "function": "uph"},
-        need="medical-psychological",
-        child={"personnummer": "20120315-1236", "name": "Alva Exempel"},
-        reason="Oro",
-        consent={"decided_by": "child", "purpose": "stöd", "given_at": datetime.now(UTC)},
-        sent_at=datetime.now(UTC),
-    )
-    return CloudEvent.wrap(
-        data, principal=school, service="referral", recipient=region, legalbasis=LegalBasis.CONSENT
-    )
 
 
 async def _send(producer: AIOKafkaProducer, event: CloudEvent, value: bytes | None = None) -> None:
@@ -62,7 +43,7 @@ async def test_duplicate_applied_once_and_poison_dead_lettered(
     node, app = build(
         settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
     )
-    first, second = _sent(school, region), _sent(school, region)
+    first, second = referral_sent(school, region), referral_sent(school, region)
     poison = b'{"referral_id": "not-a-uuid"}'
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
@@ -72,7 +53,16 @@ async def test_duplicate_applied_once_and_poison_dead_lettered(
             await eventually("the consumer to join", lambda: _true(node.broker_connected.is_set()))
             await _send(producer, first)
             await _send(producer, first)  # redelivery: same ce_id
-            await _send(producer, _sent(school, region), value=poison)
+            await _send(producer, referral_sent(school, region), value=poison)
+            await _send(producer, referral_sent(school, region), value=b'{"referral_id": "trunc')
+            bad_header = referral_sent(school, region)
+            await producer.send_and_wait(
+                bad_header.topic,
+                bad_header.value(),
+                key=bad_header.key(),
+                partition=0,
+                headers=[*bad_header.headers(), ("ce_subject", b"\xff\xfe not utf-8")],
+            )
             await _send(producer, second)  # after the poison, in the same partition
 
             async def both_stored() -> int | None:
@@ -90,19 +80,25 @@ async def test_duplicate_applied_once_and_poison_dead_lettered(
             )
             assert receipts == 2, "one technical receipt per referral, none for the duplicate"
             assert sorted(r["event_id"] for r in applied) == sorted([first.id, second.id])
-            assert node.consumer.dead_lettered_total == 1
+            assert node.consumer.dead_lettered_total == 3  # schema, truncated JSON, bad header
     finally:
         await producer.stop()
 
     def found(records: list) -> bool:
-        return any(_letter(r)["consumer_group"] == node.group for r in records)
+        return sum(_letter(r)["consumer_group"] == node.group for r in records) >= 3
 
     letters = [_letter(r) for r in await read_topic(kafka_bootstrap, topics.DEAD_LETTER, found)]
-    mine = [letter for letter in letters if letter["consumer_group"] == node.group]
-    assert len(mine) == 1
+    mine = sorted(
+        (letter for letter in letters if letter["consumer_group"] == node.group),
+        key=lambda letter: letter["offset"],
+    )
+    assert len(mine) == 3
     assert base64.b64decode(mine[0]["value_b64"]) == poison
+    assert mine[0]["value_size"] == len(poison)
     assert mine[0]["topic"] == topics.REFERRAL
     assert "invalid payload" in mine[0]["reason"] and "referral_id" in mine[0]["reason"]
+    assert "invalid payload" in mine[1]["reason"]
+    assert "UTF-8" in mine[2]["reason"]
 
 
 def _letter(record) -> dict:  # type: ignore[no-untyped-def]

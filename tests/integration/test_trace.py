@@ -80,6 +80,8 @@ async def test_trace_crosses_both_principals(
             return r.json()["status"] == "received"
 
         await eventually("the sender to see the technical receipt", received)
+        # Query strings can carry search terms such as a personnummer; spans must not keep them.
+        await client.get("/referrals?box=sent&probe=20120315-1236", headers=nurse)
 
     finished: list[ReadableSpan] = list(spans.get_finished_spans())
     http = [s for s in finished if s.name == "POST /referrals" and s.kind is trace.SpanKind.SERVER]
@@ -95,6 +97,13 @@ async def test_trace_crosses_both_principals(
             and (principal is None or s.attributes.get("samverkan.principal") == principal)
         ]
 
+    leaked = [
+        (s.name, k)
+        for s in finished
+        for k, v in (s.attributes or {}).items()
+        if "20120315" in str(v)
+    ]
+    assert leaked == []
     assert len(hop("samverkan.referral.v1 publish")) == 2  # sent (sender), received (recipient)
     assert len(hop("se.samverkan.referral.sent.v1 process", region)) == 1
     assert len(hop("se.samverkan.referral.received.v1 process", school)) == 1

@@ -12,8 +12,9 @@ from samverkan.contracts.values import ShortText
 class DeadLettered(Event):
     """Emitted by any consumer that rejects a message (unparseable, invalid, unknown type, refused).
 
-    The original bytes, headers and position are kept so that the message can be inspected and
-    replayed; the partition it came from keeps flowing.
+    The original headers and position are kept, and the value's first 64 KiB with its full size
+    and SHA-256, so that the message can be inspected and, from the source topic, replayed; the
+    partition it came from keeps flowing.
     """
 
     TYPE = "se.samverkan.deadletter.dead-lettered.v1"
@@ -27,6 +28,8 @@ class DeadLettered(Event):
     offset: int
     key_b64: str | None
     value_b64: str
+    value_size: int | None = None
+    value_sha256: str | None = None
     headers: dict[str, str]
     reason: str
     dead_lettered_at: datetime

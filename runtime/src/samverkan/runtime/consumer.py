@@ -1,17 +1,22 @@
 """Consuming events: parse, dedupe through the inbox, apply in one transaction, then commit offset.
 
-Policy for a record that cannot be applied:
-- not a valid event of our catalogue, or refused by the handler (`Refused`): dead-letter at once;
-- database or broker unreachable: rewind to the record and try again later (nothing is skipped);
-- any other error: retry a bounded number of times, then dead-letter.
-In every case but the second the offset is committed, so a partition never stops on one record.
+Every record leaves in exactly one of three ways, so nothing is skipped or committed unapplied:
+- applied (or already applied: the inbox knows its event id) → offset committed;
+- dead-lettered with the reason → offset committed; the partition keeps flowing. That happens to
+  records that are not valid events of the catalogue, that a handler refuses (`Refused`), that
+  stay "not yet" (`NotYet`) past the retry window, or whose handler fails `max_attempts` times;
+- rewound (nack) to be read again after a backoff: infrastructure is away (database, broker) or
+  the event waits for something (`NotYet`). Nothing after it is committed meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
+import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,13 +24,12 @@ from typing import Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
-from faststream.kafka import KafkaBroker
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faststream.kafka.message import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from samverkan.contracts import CloudEvent, Event, InvalidEvent
+from samverkan.contracts import CloudEvent, Event, InvalidEvent, topics
 from samverkan.contracts.deadletter import DeadLettered
 from samverkan.runtime import telemetry
 from samverkan.runtime.db import UnitOfWork
@@ -36,16 +40,14 @@ Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 # Sees every valid event with the record it came in (the audit trail keeps the exact bytes).
 Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
 
-TRANSIENT = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    KafkaConnectionError,
-    KafkaTimeoutError,
-    TimeoutError,
-)
+# A dead letter keeps the original value up to this size, and its size and SHA-256 always.
+DEAD_LETTER_VALUE_LIMIT = 64 * 1024
 
+# SQLSTATE classes and codes that mean "try again later", not "this event is bad":
+# connection (08), transaction rollback (40), resources (53), operator intervention (57),
+# read-only transaction (25006, a failover in progress) and lock not available (55P03).
+_TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57"}
+_TRANSIENT_SQLSTATES = {"25006", "55P03"}
 
 _applied = telemetry.meter.create_counter(
     "samverkan.consumer.applied", unit="{event}", description="Events applied (duplicates excluded)"
@@ -57,6 +59,41 @@ _dead_lettered = telemetry.meter.create_counter(
 
 class Refused(Exception):
     """Raised by a handler for an event that is valid but can never be applied here."""
+
+
+class NotYet(Exception):
+    """Raised by a handler for an event that may apply later (e.g. a read model still catching up)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures of the infrastructure, which say nothing about the event itself."""
+    if isinstance(
+        exc,
+        OSError | TimeoutError | asyncpg.InterfaceError | KafkaConnectionError | KafkaTimeoutError,
+    ):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state[:2] in _TRANSIENT_SQLSTATE_CLASSES or state in _TRANSIENT_SQLSTATES
+    return False
+
+
+async def parse_record(record: ConsumerRecord, original: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header as UTF-8 and drops the record when one is not
+    (nobody acks it, and the next ack commits past it). Give it a readable copy instead, and keep
+    the real record on the message so the consumer judges and dead-letters the original bytes."""
+    readable = copy.copy(record)
+    readable.headers = tuple(
+        (key, (value or b"").decode(errors="replace").encode()) for key, value in record.headers
+    )
+    message = await original(readable)
+    message.raw_message = record
+    return message
+
+
+async def raw_body(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> bytes:
+    """Keep the body as bytes: our consumer parses it, FastStream's JSON decoding must not."""
+    return bytes(message.body)
 
 
 @dataclass(frozen=True)
@@ -73,20 +110,21 @@ class EventConsumer:
         *,
         group: str,
         principal: str,
-        broker: KafkaBroker,
         uow: Callable[[], UnitOfWork],
         dead_letter: Callable[[DeadLettered], Awaitable[Any]],
         max_attempts: int,
+        retry_window_s: float,
     ) -> None:
         self.group = group
         self._principal = principal
-        self._broker = broker
         self._uow = uow
         self._dead_letter = dead_letter
         self._max_attempts = max_attempts
+        self._retry_window_s = retry_window_s
         self._routes: dict[str, Route] = {}
         self._tap: Tap | None = None
         self._backoff_s = 0.5
+        self._waiting_since: dict[tuple[str, int, int], float] = {}
         self.applied_total = 0
         self.dead_lettered_total = 0
 
@@ -101,11 +139,16 @@ class EventConsumer:
         try:
             event = CloudEvent.from_kafka(record.value, record.headers)
         except InvalidEvent as exc:
+            if record.topic == topics.DEAD_LETTER:
+                # Never dead-letter a dead letter: each consumer doing so would multiply it.
+                log.warning("ignoring an invalid record on the dead-letter topic: %s", exc)
+                await self._commit(msg)
+                return
             await self._reject(msg, record, str(exc))
             return
         route = self._route(event, record)
         if route is None:
-            await msg.ack()
+            await self._commit(msg)
             return
         with telemetry.tracer.start_as_current_span(
             f"{event.type} process",
@@ -132,26 +175,30 @@ class EventConsumer:
                         await route.handler(tx, event)
                         self.applied_total += 1
                         _applied.add(1, {"consumer": self.group})
-                self._backoff_s = 0.5
-                await msg.ack()
-                return
             except Refused as exc:
                 await self._reject(msg, record, f"refused: {exc}")
                 return
-            except TRANSIENT as exc:
-                log.warning("cannot apply %s now (%s); will retry", event.type, type(exc).__name__)
-                await asyncio.sleep(self._backoff_s)
-                self._backoff_s = min(self._backoff_s * 2, 10.0)
-                await msg.nack()  # rewinds to this record; nothing after it is committed
+            except NotYet as exc:
+                await self._not_yet(msg, record, str(exc))
                 return
             except Exception as exc:
+                if is_transient(exc):
+                    log.warning(
+                        "cannot apply %s now (%s); will retry", event.type, type(exc).__name__
+                    )
+                    await self._rewind(msg)
+                    return
                 log.exception("handler failed for %s (attempt %d)", event.type, attempt)
                 if attempt == self._max_attempts:
-                    await self._reject(
-                        msg, record, f"handler failed {attempt} times: {type(exc).__name__}"
-                    )
+                    reason = f"handler failed {attempt} times: {type(exc).__name__}"
+                    await self._reject(msg, record, reason)
                     return
                 await asyncio.sleep(0.1 * attempt)
+                continue
+            self._backoff_s = 0.5
+            self._waiting_since.pop(_position(record), None)
+            await self._commit(msg)
+            return
 
     def _route(self, event: CloudEvent, record: ConsumerRecord) -> Route | None:
         if self._tap is not None:
@@ -166,29 +213,65 @@ class EventConsumer:
             return None
         return route
 
+    async def _not_yet(self, msg: KafkaMessage, record: ConsumerRecord, reason: str) -> None:
+        since = self._waiting_since.setdefault(_position(record), time.monotonic())
+        if time.monotonic() - since < self._retry_window_s:
+            log.info(
+                "%s[%d]@%d not applicable yet: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+            )
+            await self._rewind(msg)
+            return
+        self._waiting_since.pop(_position(record), None)
+        await self._reject(
+            msg, record, f"still not applicable after {self._retry_window_s:.0f}s: {reason}"
+        )
+
     async def _reject(self, msg: KafkaMessage, record: ConsumerRecord, reason: str) -> None:
         log.warning(
             "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
         )
+        value = record.value or b""
         letter = DeadLettered(
             consumer_group=self.group,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
-            value_b64=base64.b64encode(record.value or b"").decode(),
-            headers={k: v.decode(errors="replace") for k, v in record.headers},
+            value_b64=base64.b64encode(value[:DEAD_LETTER_VALUE_LIMIT]).decode(),
+            value_size=len(value),
+            value_sha256=hashlib.sha256(value).hexdigest(),
+            headers={k: (v or b"").decode(errors="replace") for k, v in record.headers},
             reason=reason,
             dead_lettered_at=datetime.now(UTC),
         )
         try:
             await self._dead_letter(letter)
-        except TRANSIENT:
-            log.warning("dead-letter topic unreachable; will retry the record")
-            await asyncio.sleep(self._backoff_s)
-            await msg.nack()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("dead-letter topic unreachable (%s); will retry the record", exc)
+            await self._rewind(msg)
             return
         self.dead_lettered_total += 1
         _dead_lettered.add(1, {"consumer": self.group})
         trace.get_current_span().set_status(StatusCode.ERROR, "dead-lettered")
-        await msg.ack()
+        await self._commit(msg)
+
+    async def _rewind(self, msg: KafkaMessage) -> None:
+        await asyncio.sleep(self._backoff_s)
+        self._backoff_s = min(self._backoff_s * 2, 10.0)
+        await msg.nack()  # seek back to this record; nothing after it is committed
+
+    async def _commit(self, msg: KafkaMessage) -> None:
+        try:
+            await msg.ack()
+        except KafkaError as exc:
+            # A rebalance took the partition away; whoever gets it re-reads from the last commit
+            # and the inbox makes the redelivery harmless.
+            log.warning("offset commit failed (%s); the record will be redelivered", exc)
+
+
+def _position(record: ConsumerRecord) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -15,15 +16,32 @@ if TYPE_CHECKING:
     from samverkan.runtime.outbox import OutboxRelay
 
 
+# TCP keepalives find a silently dead peer in about a minute instead of hours (the relay's
+# advisory lock would otherwise stay held by a ghost session); no statement runs forever.
+_SERVER_SETTINGS = {
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+_COMMAND_TIMEOUT_S = 60.0
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=_COMMAND_TIMEOUT_S,
+        server_settings=_SERVER_SETTINGS,
     )
 
 
 async def connect(dsn: str) -> asyncpg.Connection:
     """A dedicated connection outside the pool (advisory locks, migrations), with our codecs."""
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(
+        dsn, command_timeout=_COMMAND_TIMEOUT_S, server_settings=_SERVER_SETTINGS
+    )
     await _init_connection(conn)
     return conn
 
@@ -40,12 +58,17 @@ class UnitOfWork:
         self._pool = pool
         self._relay = relay
         self._published = False
+        self._after_commit: list[Callable[[], None]] = []
         self.conn: asyncpg.Connection
 
     async def __aenter__(self) -> UnitOfWork:
         self.conn = await self._pool.acquire()
-        self._tx = self.conn.transaction()
-        await self._tx.start()
+        try:
+            self._tx = self.conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            await self._pool.release(self.conn)
+            raise
         return self
 
     async def __aexit__(
@@ -61,8 +84,15 @@ class UnitOfWork:
                 await self._tx.rollback()
         finally:
             await self._pool.release(self.conn)
-        if exc_type is None and self._published and self._relay is not None:
-            self._relay.wake()
+        if exc_type is None:
+            if self._published and self._relay is not None:
+                self._relay.wake()
+            for callback in self._after_commit:
+                callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
 
     async def publish(self, event: CloudEvent) -> None:
         await self.conn.execute(

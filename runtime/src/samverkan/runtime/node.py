@@ -23,7 +23,7 @@ from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.deadletter import DeadLettered
 from samverkan.runtime import problems, telemetry
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
-from samverkan.runtime.consumer import EventConsumer, Handler, Tap
+from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_record, raw_body
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate, pending
 from samverkan.runtime.outbox import OutboxRelay
@@ -56,10 +56,10 @@ class Node:
         self.consumer = EventConsumer(
             group=self.group,
             principal=self.principal,
-            broker=self.broker,
             uow=self.uow,
             dead_letter=self.dead_letter,
             max_attempts=settings.consumer_max_attempts,
+            retry_window_s=settings.consumer_retry_window_s,
         )
         self._subscribe_to = subscribe_to
         self._background: list[Callable[[], Awaitable[None]]] = []
@@ -112,6 +112,8 @@ class Node:
                 group_id=self.group,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.MANUAL,
+                parser=parse_record,
+                decoder=raw_body,
             )(on_message)
         tasks = [asyncio.create_task(self._connect_broker(), name="broker-connect")]
         tasks += [asyncio.create_task(loop(), name=loop.__name__) for loop in self._background]
@@ -161,7 +163,9 @@ class Node:
                 yield
 
         app = FastAPI(title=title, lifespan=lifespan)
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="healthz,readyz", server_request_hook=telemetry.redact_query
+        )
         app.state.node = self
         app.state.node_settings = self.settings.node
         problems.install(app)

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_window_s: float = Field(
+        default=120.0, gt=0, description="How long an event may wait for its preconditions."
+    )
     node: NodeSettings = Field(default_factory=NodeSettings)  # type: ignore[arg-type]
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 

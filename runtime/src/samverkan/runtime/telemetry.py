@@ -9,6 +9,7 @@ exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces/metrics 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
@@ -17,6 +18,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 tracer = trace.get_tracer("samverkan")
@@ -55,6 +57,19 @@ def _configured(signal: str) -> bool:
         os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
     )
+
+
+# Query strings may carry search terms such as a personnummer; spans keep the path only.
+def redact_query(span: Span, scope: dict[str, Any]) -> None:
+    """FastAPI server hook: overwrite URL attributes with their query-free form."""
+    if not span.is_recording():
+        return
+    path = scope.get("path", "")
+    server = scope.get("server") or ("", 0)
+    span.set_attribute("http.url", f"{scope.get('scheme', 'http')}://{server[0]}:{server[1]}{path}")
+    span.set_attribute("url.full", f"{scope.get('scheme', 'http')}://{server[0]}:{server[1]}{path}")
+    span.set_attribute("http.target", path)
+    span.set_attribute("url.query", "")
 
 
 def current_traceparent() -> str | None:

@@ -90,6 +90,17 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
 _VALID = "valid_from <= $3 AND (valid_to IS NULL OR valid_to >= $3)"
 
 
+async def exists(conn: asyncpg.Connection, ref: FunctionRef) -> bool:
+    """Whether the function is in this copy of the directory at all (valid or not)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM dir_functions WHERE principal = $1 AND function = $2",
+            ref.principal,
+            ref.function,
+        )
+    )
+
+
 async def function(conn: asyncpg.Connection, ref: FunctionRef, today: date) -> Function:
     row = await conn.fetchrow(
         f"SELECT * FROM dir_functions WHERE principal = $1 AND function = $2 AND {_VALID}",

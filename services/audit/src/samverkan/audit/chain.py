@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -39,8 +39,8 @@ class Entry:
         fields: dict[str, Any] = asdict(self)
         fields.update(
             event_id=str(self.event_id),
-            event_time=self.event_time.isoformat(),
-            recorded_at=self.recorded_at.isoformat(),
+            event_time=_utc(self.event_time),
+            recorded_at=_utc(self.recorded_at),
             payload=self.payload.hex(),
         )
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
@@ -69,6 +69,13 @@ class Entry:
             headers=row["headers"],
             payload=bytes(row["payload"]),
         )
+
+
+def _utc(moment: datetime) -> str:
+    """One spelling per instant: Postgres hands times back in UTC, whatever offset came in."""
+    if moment.tzinfo is None:
+        raise ValueError("audit times must carry a UTC offset")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def chain(prev_hash: bytes, leaf_hash: bytes) -> bytes:

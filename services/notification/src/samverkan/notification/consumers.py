@@ -13,6 +13,6 @@ from samverkan.runtime.node import Node
 def register(node: Node, settings: NotificationSettings, deliverer: service.Deliverer) -> None:
     async def referral_sent(tx: UnitOfWork, event: CloudEvent) -> None:
         await service.referral_arrived(settings, tx, event)
-        deliverer.wakeup.set()
+        tx.after_commit(deliverer.wakeup.set)
 
     node.on(ReferralSent, referral_sent, addressed_to_me=True)

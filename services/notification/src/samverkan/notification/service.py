@@ -18,7 +18,7 @@ from samverkan.contracts.referral import ReferralSent
 from samverkan.notification import messages
 from samverkan.notification.settings import NotificationSettings
 from samverkan.runtime import directory_view
-from samverkan.runtime.consumer import Refused
+from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 from samverkan.runtime.node import Node
 
@@ -30,10 +30,12 @@ async def referral_arrived(
 ) -> None:
     sent = event.data
     assert isinstance(sent, ReferralSent)
+    if sent.recipient.principal != event.recipientprincipal:
+        raise Refused("the recipient function belongs to another principal than the event names")
     try:
         function = await directory_view.function(tx.conn, sent.recipient, date.today())
     except directory_view.NoRoute as exc:
-        raise Refused(str(exc)) from None
+        raise NotYet(str(exc)) from None  # our directory copy may lag behind the sender's
     mail = messages.referral_arrived(
         function_name=function.name,
         unit_name=function.unit_name,
@@ -87,7 +89,7 @@ class Deliverer:
                 return 0
             try:
                 await self._send(row)
-            except (aiosmtplib.SMTPException, OSError) as exc:
+            except Exception as exc:  # one bad row must not block every mail behind it
                 await self._failed_attempt(tx, row, exc)
                 return 1
             now = datetime.now(UTC)
@@ -134,7 +136,9 @@ class Deliverer:
 
     async def _failed_attempt(self, tx: UnitOfWork, row: asyncpg.Record, exc: Exception) -> None:
         attempts = row["attempts"] + 1
-        status = "failed" if attempts >= self._settings.delivery_max_attempts else "pending"
+        retryable = isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError)
+        limit_reached = attempts >= self._settings.delivery_max_attempts
+        status = "pending" if retryable and not limit_reached else "failed"
         delay = timedelta(seconds=min(2**attempts, 900))
         log.warning(
             "mail to %s/%s failed (%s), attempt %d",

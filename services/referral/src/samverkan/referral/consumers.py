@@ -10,7 +10,7 @@ from samverkan.contracts.referral import (
     ReferralSent,
 )
 from samverkan.referral import service
-from samverkan.runtime.consumer import Refused
+from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 from samverkan.runtime.node import Node
 
@@ -20,10 +20,14 @@ def register(node: Node) -> None:
         assert isinstance(event.data, ReferralSent)
         if event.data.sender.principal != event.sourceprincipal:
             raise Refused("the sender function belongs to another principal than the event source")
+        if event.data.recipient.principal != node.principal:
+            raise Refused("the recipient function belongs to another principal than this node")
         try:
             await service.receive(node, tx, event.data)
         except service.Rejected as exc:
             raise Refused(str(exc)) from None
+        except service.Later as exc:
+            raise NotYet(str(exc)) from None
 
     async def recipient_acted(tx: UnitOfWork, event: CloudEvent) -> None:
         data = event.data
