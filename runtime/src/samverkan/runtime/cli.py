@@ -56,7 +56,7 @@ def main(
         return asyncio.run(extra[args.command][1](settings))
     node, app = build(settings)
     if args.command == "migrate":
-        for applied in asyncio.run(migrate(settings.database_url, node.migrations)):
+        for applied in asyncio.run(migrate(settings.migration_url, node.migrations)):
             print(f"applied {applied}")
         return 0
     uvicorn.run(

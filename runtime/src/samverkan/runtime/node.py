@@ -100,7 +100,7 @@ class Node:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Node]:
         if self.settings.migrate_on_start:
-            await migrate(self.settings.database_url, self.migrations)
+            await migrate(self.settings.migration_url, self.migrations)
         self._pool = await create_pool(self.settings.database_url)
         if self._subscribe_to:
 

@@ -20,6 +20,12 @@ class NodeSettings(BaseSettings):
         description="Key that verifies staff and auditor bearer tokens (HS256 secret or PEM key)."
     )
     auth_jwt_algorithm: Literal["HS256", "RS256", "ES256", "EdDSA"] = "HS256"
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="This principal's Ed25519 private key (base64 of the 32-byte seed) that signs "
+        "every event it publishes; `samverkan-dev keygen` makes one.",
+    )
+    signing_key_id: Slug = Field(default="key-1", description="The id the public key is known by.")
     auth_jwt_issuer: str = "samverkan-dev"
     auth_jwt_audience: str = "samverkan"
     log_level: str = "INFO"
@@ -54,6 +60,12 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str = Field(description="postgresql:// DSN of this service's own database.")
+    database_owner_url: str | None = Field(
+        default=None,
+        description="DSN of the role that owns the schema and runs migrations, when the service's "
+        "own role must not (the audit service's role may only INSERT and SELECT). "
+        "Defaults to database_url.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     migrate_on_start: bool = True
@@ -68,3 +80,7 @@ class ServiceSettings(BaseSettings):
     @property
     def principal(self) -> str:
         return self.node.principal
+
+    @property
+    def migration_url(self) -> str:
+        return self.database_owner_url or self.database_url

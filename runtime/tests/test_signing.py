@@ -1,0 +1,53 @@
+"""Ed25519 event signatures: what they cover and what breaks them."""
+
+import pytest
+
+from samverkan.runtime.signing import Signer, canonical_bytes, generate_key, verify
+
+pytestmark = pytest.mark.unit
+
+HEADERS = [
+    ("ce_id", b"1"),
+    ("ce_type", b"se.samverkan.referral.accepted.v1"),
+    ("ce_sourceprincipal", b"vastra-regionen"),
+    ("content-type", b"application/json"),
+    ("traceparent", b"00-abc-def-01"),
+]
+VALUE = b'{"referral_id": "x"}'
+
+
+def test_a_signed_record_verifies_under_its_key_only() -> None:
+    signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
+    signed = signer.sign(HEADERS, VALUE)
+    assert dict(signed)["ce_signaturekeyid"] == b"key-1"
+    assert verify(signer.public_key_b64(), signed, VALUE)
+    assert not verify(other.public_key_b64(), signed, VALUE)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h, v: (h, v.replace(b"x", b"y")),
+        lambda h, v: (
+            [(k, b"sjostad-kommun" if k == "ce_sourceprincipal" else x) for k, x in h],
+            v,
+        ),
+        lambda h, v: ([*h, ("ce_recipientprincipal", b"someone")], v),
+        lambda h, v: ([(k, x) for k, x in h if k != "ce_signature"], v),
+    ],
+)
+def test_any_change_to_attributes_or_value_breaks_it(tamper) -> None:  # type: ignore[no-untyped-def]
+    signer = Signer(generate_key(), "key-1")
+    headers, value = tamper(signer.sign(HEADERS, VALUE), VALUE)
+    assert not verify(signer.public_key_b64(), headers, value)
+
+
+def test_headers_outside_the_envelope_are_not_covered() -> None:
+    # traceparent is transport context for tracing, not an attribute of the event itself.
+    moved = [(k, b"00-zzz-yyy-01" if k == "traceparent" else v) for k, v in HEADERS]
+    assert canonical_bytes(HEADERS, VALUE) == canonical_bytes(moved, VALUE)
+
+
+def test_a_malformed_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        Signer("c2hvcnQ=", "key-1")
