@@ -54,8 +54,8 @@ def document() -> dict[str, Any]:
             "backbone": {
                 "host": "localhost:9092",
                 "protocol": "kafka",
-                "description": "The shared Kafka backbone. Each network names its own bootstrap "
-                "servers; the development network's embedded broker is shown.",
+                "description": "The shared Kafka backbone. The host is a placeholder: each network "
+                "names its own bootstrap servers (KAFKA_BOOTSTRAP_SERVERS).",
                 "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING}},
             }
         },
