@@ -1,0 +1,195 @@
+"""Audit: append and verify rates against the same inserts without the chain, and bare hashlib."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import ConsumerRecord
+
+from bench import sample
+from bench.components import Components
+from bench.stats import rate, ratio
+from samverkan.audit import service, store
+from samverkan.audit.chain import GENESIS, Entry, chain
+from samverkan.contracts import CloudEvent
+from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate
+
+AUDIT = MigrationSource("audit", "samverkan.audit")
+KEY = b"bench-pseudonym-key-0123456789abcdef"
+COLUMNS = (
+    "seq, event_id, topic, kafka_partition, kafka_offset, type, source, source_principal,"
+    " recipient_principal, subject, legal_basis, event_time, recorded_at,"
+    " personnummer_pseudonym, headers, payload, leaf_hash, entry_hash"
+)
+VALUES = ", ".join(f"${i}" for i in range(1, 19))
+INSERT_BARE = f"INSERT INTO audit_bare ({COLUMNS}) VALUES ({VALUES})"
+INSERT_LOG = f"INSERT INTO audit_log ({COLUMNS}) VALUES ({VALUES})"
+
+
+def _record(event: CloudEvent, offset: int) -> ConsumerRecord:
+    value = event.value()
+    return ConsumerRecord(
+        topic=event.topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=event.key(),
+        value=value,
+        checksum=None,
+        serialized_key_size=len(event.key()),
+        serialized_value_size=len(value),
+        headers=tuple(event.headers()),
+    )
+
+
+def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[Any, ...]:
+    return (
+        entry.seq,
+        entry.event_id,
+        entry.topic,
+        entry.partition,
+        entry.offset,
+        entry.type,
+        entry.source,
+        entry.source_principal,
+        entry.recipient_principal,
+        entry.subject,
+        entry.legal_basis,
+        entry.event_time,
+        entry.recorded_at,
+        entry.personnummer_pseudonym,
+        entry.headers,
+        entry.payload,
+        leaf,
+        link,
+    )
+
+
+async def _ingest(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
+    """The service's own use case, one transaction per event as its consumer runs it."""
+    started = time.perf_counter()
+    for offset, event in enumerate(events):
+        async with UnitOfWork(pool) as tx:
+            await service.record(tx, KEY, event, _record(event, offset))
+    return time.perf_counter() - started
+
+
+async def _insert_bare(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
+    """The same rows, one transaction each, with no lock, no read of the head and no hashing."""
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE audit_bare (LIKE audit_log INCLUDING ALL)")
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for seq, event in enumerate(events):
+        entry = _entry(event, seq, now)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(INSERT_BARE, *_row(entry, GENESIS, GENESIS))
+    return time.perf_counter() - started
+
+
+def _entry(event: CloudEvent, seq: int, now: datetime) -> Entry:
+    return Entry(
+        seq=seq,
+        event_id=event.id,
+        topic=event.topic,
+        partition=0,
+        offset=seq,
+        type=event.type,
+        source=event.source,
+        source_principal=event.sourceprincipal,
+        recipient_principal=event.recipientprincipal,
+        subject=event.subject,
+        legal_basis=event.legalbasis.value,
+        event_time=event.time,
+        recorded_at=now,
+        personnummer_pseudonym=None,
+        headers=[[k, v.decode()] for k, v in event.headers()],
+        payload=event.value(),
+    )
+
+
+async def _extend(conn: asyncpg.Connection, upto: int) -> None:
+    """Grow the trail to `upto` entries, correctly chained, in bulk (only verify is timed here)."""
+    head = await conn.fetchrow("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    seq = head["seq"] + 1 if head else 0
+    prev = bytes(head["entry_hash"]) if head else GENESIS
+    template = sample.referral_sent()
+    now = datetime.now(UTC)
+    while seq < upto:
+        rows = []
+        for _ in range(min(5000, upto - seq)):
+            event = template.model_copy(update={"id": sample.referral_sent().id})
+            entry = _entry(event, seq, now)
+            leaf = entry.leaf_hash()
+            prev = chain(prev, leaf)
+            rows.append(_row(entry, leaf, prev))
+            seq += 1
+        async with conn.transaction():
+            await conn.executemany(INSERT_LOG, rows)
+
+
+async def _verify(conn: asyncpg.Connection) -> tuple[float, int]:
+    started = time.perf_counter()
+    result = await service.verify(conn)
+    assert result.ok, result.problem
+    return time.perf_counter() - started, result.entries
+
+
+async def _read_only(conn: asyncpg.Connection) -> float:
+    started = time.perf_counter()
+    async for _ in store.rows(conn):
+        pass
+    return time.perf_counter() - started
+
+
+async def _hash_only(conn: asyncpg.Connection) -> tuple[float, int]:
+    """hashlib alone over the same leaf bytes and links verify computes (bytes prepared untimed)."""
+    leaves = [
+        b"\x00" + Entry.from_row(row).leaf_bytes()
+        for row in await conn.fetch("SELECT * FROM audit_log ORDER BY seq")
+    ]
+    started = time.perf_counter()
+    prev = GENESIS
+    sha256 = hashlib.sha256
+    for data in leaves:
+        prev = sha256(prev + sha256(data).digest()).digest()
+    return time.perf_counter() - started, len(leaves)
+
+
+async def _run(env: Components, entries: int, verify_entries: int) -> dict[str, Any]:
+    dsn = env.database("bench_audit_store")
+    await migrate(dsn, [RUNTIME, AUDIT])
+    events = [sample.referral_sent() for _ in range(entries)]
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        ingest_s = await _ingest(pool, events)
+        bare_s = await _insert_bare(pool, events)
+        async with pool.acquire() as conn:
+            await _extend(conn, max(verify_entries, entries))
+            verify_s, verified = await _verify(conn)
+            read_s = await _read_only(conn)
+            hash_s, hashed = await _hash_only(conn)
+    finally:
+        await pool.close()
+    ingest, bare = rate(entries, ingest_s), rate(entries, bare_s)
+    verify, hashing = rate(verified, verify_s), rate(hashed, hash_s)
+    return {
+        "ingest": {"entries": entries, "seconds": ingest_s, "per_s": ingest},
+        "insert_baseline": {"entries": entries, "seconds": bare_s, "per_s": bare},
+        "ingest_ratio": ratio(ingest, bare),
+        "verify": {"entries": verified, "seconds": verify_s, "per_s": verify},
+        "read_only": {"entries": verified, "seconds": read_s, "per_s": rate(verified, read_s)},
+        "hashlib_baseline": {"entries": hashed, "seconds": hash_s, "per_s": hashing},
+        "verify_ratio": ratio(verify, hashing),
+    }
+
+
+def run(env: Components, entries: int, verify_entries: int) -> dict[str, Any]:
+    return asyncio.run(_run(env, entries, verify_entries))

@@ -1,0 +1,70 @@
+"""Baseline for catch-up: a bare aiokafka getmany + asyncpg executemany loop, one commit a batch."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from bench.backlog import Offsets
+
+TABLE = """CREATE TABLE IF NOT EXISTS bare_inbox (
+    consumer text NOT NULL, event_id text NOT NULL, topic text NOT NULL, kafka_partition int NOT NULL,
+    kafka_offset bigint NOT NULL, value bytea NOT NULL, PRIMARY KEY (consumer, event_id))"""
+INSERT = "INSERT INTO bare_inbox VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+
+
+async def catch_up(bootstrap: str, dsn: str, ends: Offsets, timeout_s: float) -> dict[str, Any]:
+    """Read the topics of `ends` from the start until every partition reaches its end offset."""
+    group = f"bench.bare.{secrets.token_hex(3)}"
+    total = sum(ends.values())
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(TABLE)
+    # Assigned, not subscribed: no group join, so the clock measures reading and writing only.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    reached = dict.fromkeys(ends, 0)
+    curve: list[tuple[float, int]] = []
+    try:
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
+        started = time.perf_counter()
+        while sum(reached.values()) < total:
+            if time.perf_counter() - started > timeout_s:
+                raise TimeoutError(f"bare loop reached {sum(reached.values())} of {total}")
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            rows = []
+            for partition, records in batch.items():
+                for r in records:
+                    if r.offset < ends[partition]:
+                        event_id = dict(r.headers).get("ce_id", b"").decode()
+                        rows.append((group, event_id, r.topic, r.partition, r.offset, r.value))
+                        reached[partition] = max(reached[partition], r.offset + 1)
+            if rows:
+                async with conn.transaction():
+                    await conn.executemany(INSERT, rows)
+                await consumer.commit()
+            curve.append((time.perf_counter() - started, sum(reached.values())))
+    finally:
+        await consumer.stop()
+        await conn.close()
+    return timed(total, (started, 0), time.perf_counter(), curve)
+
+
+def timed(
+    total: int, first: tuple[float, int], end: float, curve: list[tuple[float, int]]
+) -> dict[str, Any]:
+    """Events per second from the first progress seen to the end (joining a group is not catch-up)."""
+    seconds = end - first[0]
+    return {
+        "events": total,
+        "timed_events": total - first[1],
+        "seconds": seconds,
+        "events_per_s": (total - first[1]) / seconds if seconds > 0 else float("nan"),
+        "curve": curve,
+    }

@@ -1,0 +1,107 @@
+"""Catch-up: each consuming service, as its own process, works through a backlog on the real topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench import backlog, bare_loop, sample
+from bench.components import Components
+from bench.profiler import PySpy
+from bench.stats import ratio
+from samverkan.devnet.network import ServiceProcess
+from samverkan.runtime import directory_view
+from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.migrations import DIRECTORY_VIEW, RUNTIME, MigrationSource, migrate
+
+# Audit first: the others publish (receipts, notification.sent) onto topics audit reads.
+ORDER = ("audit", "directory", "notification", "referral")
+MIGRATIONS = {s: MigrationSource(s, f"samverkan.{s}") for s in ORDER}
+TIMEOUT_S = 600.0
+
+
+async def _prepare(service: str, dsn: str) -> None:
+    """Migrate, and give services that route a directory copy that knows the backlog's functions."""
+    sources = [RUNTIME, MIGRATIONS[service]]
+    if service != "audit":
+        sources.insert(1, DIRECTORY_VIEW)
+    await migrate(dsn, sources)
+    if service in ("referral", "notification"):
+        pool = await create_pool(dsn, max_size=1)
+        try:
+            async with UnitOfWork(pool) as tx:
+                for event in sample.directory_seed():
+                    await directory_view.apply(tx, event)
+        finally:
+            await pool.close()
+
+
+async def _watch(process: ServiceProcess, progress: backlog.Progress) -> dict[str, Any]:
+    started = time.perf_counter()
+    curve: list[tuple[float, int]] = []
+    first: tuple[float, int] | None = None
+    while True:
+        if process.process is None or process.process.poll() is not None:
+            raise RuntimeError(f"{process.service} exited:\n{process.log_tail()}")
+        done = await progress.done()
+        now = time.perf_counter()
+        curve.append((now - started, done))
+        if first is None and done:
+            first = (now, done)
+        if done >= progress.total:
+            assert first is not None
+            return bare_loop.timed(progress.total, first, now, curve)
+        if now - started > TIMEOUT_S:
+            raise TimeoutError(f"{process.service} caught up {done} of {progress.total}")
+        await asyncio.sleep(0.25)
+
+
+async def _service(service: str, env: Components, ends: backlog.Offsets) -> dict[str, Any]:
+    dsn = env.database(f"bench_{service}")
+    await _prepare(service, dsn)
+    process = env.service(service, sample.REGION, dsn)
+    process.start()
+    assert process.process is not None
+    name = f"{sample.REGION}/{service}"
+    env.rss.watch(name, process.process.pid, "catch-up")
+    spy = None
+    if env.profile_to is not None:
+        spy = PySpy(process.process.pid, env.profile_to / f"profile-{service}.txt")
+    try:
+        group = f"{sample.REGION}.{service}"
+        async with backlog.Progress(env.bootstrap, group, ends) as progress:
+            result = await _watch(process, progress)
+    finally:
+        profile = spy.stop() if spy is not None else None
+        env.rss.forget(name)
+        await asyncio.to_thread(process.stop)
+    if profile is not None:
+        result["profile"] = profile
+    result["topics"] = sorted({p.topic for p in ends})
+    return result
+
+
+async def _run(env: Components, referrals: int) -> dict[str, Any]:
+    events = backlog.events(referrals)
+    clock = time.perf_counter()
+    produced = await backlog.produce(env.bootstrap, events)
+    out: dict[str, Any] = {
+        "referrals": referrals,
+        "directory_entries": referrals // 5 + len(sample.directory_seed()),
+        "produce_s": time.perf_counter() - clock,
+        "services": {},
+    }
+    bare_dsn = env.database("bench_bare")
+    for service in ORDER:
+        ends = backlog.ends_for(produced, backlog.subscribed(service))
+        measured = await _service(service, env, ends)
+        bare = await bare_loop.catch_up(env.bootstrap, bare_dsn, ends, TIMEOUT_S)
+        measured["baseline"] = bare
+        measured["ratio"] = ratio(measured["events_per_s"], bare["events_per_s"])
+        out["services"][service] = measured
+    return out
+
+
+def run(env: Components, referrals: int) -> dict[str, Any]:
+    return asyncio.run(_run(env, referrals))

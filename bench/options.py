@@ -1,0 +1,60 @@
+"""What one bench run does and how much of it: command-line flags with small, bounded defaults."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Options:
+    rate: float = 20.0  # referrals/s for the latency run
+    duration_s: float = 20.0
+    poll_ms: float = 10.0  # how often the watchers look for arrivals in the databases
+    rtt_messages: int = 200  # raw broker round trips in the baseline
+    steps: list[float] = field(default_factory=lambda: [20.0, 40.0, 80.0, 160.0])
+    step_s: float = 8.0
+    drain_s: float = 15.0  # how long a run may take to settle after the last send
+    backlog: int = 5000  # referral events in the catch-up backlog (directory events: a fifth)
+    audit_entries: int = 3000  # entries appended through the audit store, one transaction each
+    verify_entries: int = 50_000  # entries in the trail when verify is timed
+    skip: list[str] = field(default_factory=list)  # parts to leave out: network, catchup, audit
+    profile: bool = False  # py-spy flame graphs of each service during catch-up
+    out: Path = RESULTS
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    d = Options()
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--rate", type=float, default=d.rate, help="referrals/s in the latency run")
+    p.add_argument("--duration", type=float, default=d.duration_s, dest="duration_s")
+    p.add_argument("--poll-ms", type=float, default=d.poll_ms, help="watcher poll interval")
+    p.add_argument("--rtt-messages", type=int, default=d.rtt_messages)
+    p.add_argument(
+        "--steps", type=_floats, default=d.steps, help="rates of the step-up search, e.g. 20,40,80"
+    )
+    p.add_argument("--step-duration", type=float, default=d.step_s, dest="step_s")
+    p.add_argument("--drain", type=float, default=d.drain_s, dest="drain_s")
+    p.add_argument("--backlog", type=int, default=d.backlog, help="referral events to catch up on")
+    p.add_argument("--audit-entries", type=int, default=d.audit_entries)
+    p.add_argument("--verify-entries", type=int, default=d.verify_entries)
+    p.add_argument(
+        "--skip",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=[],
+        help="comma-separated parts to leave out: network, catchup, audit",
+    )
+    p.add_argument("--profile", action="store_true", help="py-spy flame graph per service")
+    p.add_argument("--out", type=Path, default=d.out, help="where results are written")
+    return Options(**vars(p.parse_args(argv)))

@@ -1,0 +1,109 @@
+"""The terminal table and the JSON file of one run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _n(value: float, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _x(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}×"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    if "e2e" in results:
+        rtt = results["broker_rtt"]
+        base, tight = rtt["service_fetch"], rtt["tight_fetch"]
+        e2e = results["e2e"]
+        add(f"End-to-end latency, {e2e['rate']:g} referrals/s for {e2e['duration_s']:g} s")
+        add(f"  {'':<38}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'p99 / broker':>14}")
+        for label, s in (
+            ("sender POST /referrals (HTTP)", e2e["http_send"]),
+            ("2xx → in recipient's inbox", e2e["inbox"]),
+            ("accept 2xx → sender sees 'accepted'", e2e["accept"]),
+            (f"broker round trip, fetch {base['fetch_max_wait_ms']} ms", base),
+            (f"broker round trip, fetch {tight['fetch_max_wait_ms']} ms", tight),
+        ):
+            add(
+                f"  {label:<38}{_n(s['p50_ms'], 1):>10}{_n(s['p95_ms'], 1):>10}"
+                f"{_n(s['p99_ms'], 1):>10}{_x(s['p99_ms'] / base['p99_ms']):>14}"
+            )
+        add(
+            f"  {e2e['created']} of {e2e['offered']} sent, {e2e['completed']} accepted end to end,"
+            f" {e2e['failed']} failed, {e2e['dropped']} dropped; record {rtt['record_bytes']} B"
+        )
+        tp = results["throughput"]
+        add(f"\nStep-up search ({tp['step_s']:g} s a step)")
+        add(f"  {'rate/s':>8}{'inbox p95 ms':>14}{'accept p95 ms':>15}{'trend':>8}  verdict")
+        for s in tp["steps"]:
+            verdict = "sustained" if s["sustained"] else "ran away: " + "; ".join(s["why_not"])
+            add(
+                f"  {s['rate']:>8g}{_n(s['inbox']['p95_ms']):>14}{_n(s['accept']['p95_ms']):>15}"
+                f"{s['trend']:>8.2f}  {verdict}"
+            )
+        add(f"  highest sustained rate: {tp['max_sustained_rate']:g} referrals/s")
+    if "catchup" in results:
+        c = results["catchup"]
+        add(
+            f"\nCatch-up on a backlog of {c['referrals']:,} referrals"
+            f" + {c['directory_entries']:,} directory entries"
+        )
+        add(f"  {'service':<14}{'events':>8}{'events/s':>10}{'bare loop/s':>13}{'ratio':>8}")
+        for service, s in c["services"].items():
+            add(
+                f"  {service:<14}{s['events']:>8,}{_n(s['events_per_s']):>10}"
+                f"{_n(s['baseline']['events_per_s']):>13}{_x(s['ratio']):>8}"
+            )
+    if "audit" in results:
+        a = results["audit"]
+        add("\nAudit trail")
+        add(f"  {'':<40}{'entries':>9}{'per s':>11}{'ratio':>8}")
+        rows = (
+            ("append (service.record, 1 tx each)", a["ingest"], a["ingest_ratio"]),
+            ("  same inserts, no lock/head/hash", a["insert_baseline"], None),
+            ("verify (service.verify)", a["verify"], a["verify_ratio"]),
+            ("  read the rows only", a["read_only"], None),
+            ("  hashlib alone, same bytes", a["hashlib_baseline"], None),
+        )
+        for label, s, r in rows:
+            add(f"  {label:<40}{s['entries']:>9,}{_n(s['per_s']):>11}{_x(r) if r else '':>8}")
+    if results.get("memory"):
+        add("\nPer service process: peak RSS, and CPU seconds used while watched")
+        for name, m in results["memory"].items():
+            add(f"  {name:<34}{m['peak_mb']:>8.1f} MB{m['cpu_s']:>8.1f} s CPU  ({m['phase']})")
+    if results.get("targets"):
+        add("\nTargets")
+        for t in results["targets"]:
+            mark = "met   " if t["met"] else "MISSED"
+            add(f"  {mark} {t['target']:<40}{_n(t['value'], 2):>12}  (goal {t['goal']})")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """JSON has no NaN: a figure that could not be measured is null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write(results: dict[str, Any], out: Path, stamp: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{stamp}.json"
+    text = json.dumps(_plain(results), indent=1, default=str)
+    path.write_text(text)
+    (out / "latest.json").write_text(text)
+    return path

@@ -1,0 +1,80 @@
+"""Resident memory and CPU time of service processes, sampled from a thread while a load runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Self
+
+import psutil
+
+MB = 1024 * 1024
+
+
+class RssSampler:
+    """Samples named processes every `interval_s`: each one's peak RSS, an RSS timeline, and the CPU
+    seconds it used while watched (which service a load actually costs)."""
+
+    def __init__(self, interval_s: float = 0.5) -> None:
+        self._interval_s = interval_s
+        self._processes: dict[str, psutil.Process] = {}
+        self._phase: dict[str, str] = {}
+        self.peak_mb: dict[str, float] = {}
+        self.peak_phase: dict[str, str] = {}
+        self.timeline: list[tuple[float, dict[str, float]]] = []
+        self.cpu_s: dict[str, tuple[float, float]] = {}  # name: (at first sample, at last)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
+        self._started = time.monotonic()
+
+    def watch(self, name: str, pid: int, phase: str) -> None:
+        with self._lock:
+            self._processes[name] = psutil.Process(pid)
+            self._phase[name] = phase
+
+    def forget(self, name: str) -> None:
+        self.sample()
+        with self._lock:
+            self._processes.pop(name, None)
+
+    def sample(self) -> None:
+        now = time.monotonic() - self._started
+        row: dict[str, float] = {}
+        with self._lock:
+            for name, process in list(self._processes.items()):
+                try:
+                    rss = process.memory_info().rss / MB
+                    times = process.cpu_times()
+                except psutil.Error:
+                    continue
+                cpu = times.user + times.system
+                self.cpu_s[name] = (self.cpu_s.get(name, (cpu, cpu))[0], cpu)
+                row[name] = rss
+                if rss > self.peak_mb.get(name, 0.0):
+                    self.peak_mb[name] = rss
+                    self.peak_phase[name] = self._phase[name]
+            if row:
+                self.timeline.append((now, row))
+
+    def result(self) -> dict[str, Any]:
+        return {
+            name: {
+                "peak_mb": round(mb, 1),
+                "phase": self.peak_phase[name],
+                "cpu_s": round(self.cpu_s[name][1] - self.cpu_s[name][0], 1),
+            }
+            for name, mb in sorted(self.peak_mb.items())
+        }
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.sample()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -1,0 +1,72 @@
+"""The bench runs end to end with tiny counts, so its code cannot rot (no time limits asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import run
+from bench.options import Options, parse
+
+pytestmark = pytest.mark.integration
+
+SERVICES = {"directory", "referral", "notification", "audit"}
+
+
+def _positive(value: float) -> bool:
+    return isinstance(value, int | float) and not math.isnan(value) and value > 0
+
+
+def test_flags_parse_into_options() -> None:
+    options = parse(["--rate", "5", "--steps", "5,10", "--skip", "audit", "--backlog", "10"])
+    assert options.rate == 5 and options.steps == [5.0, 10.0]
+    assert options.skip == ["audit"] and options.backlog == 10
+
+
+def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
+    options = Options(
+        rate=5,
+        duration_s=2,
+        rtt_messages=10,
+        steps=[5],
+        step_s=2,
+        backlog=50,
+        audit_entries=20,
+        verify_entries=200,
+        out=tmp_path,
+    )
+    results, json_path, png_path = run.main(options)
+
+    assert json.loads((tmp_path / "latest.json").read_text())["started_at"] == results["started_at"]
+    assert json_path.exists() and png_path.stat().st_size > 0
+    assert (tmp_path / "latest.png").exists()
+
+    for fetch in ("service_fetch", "tight_fetch"):
+        assert _positive(results["broker_rtt"][fetch]["p99_ms"])
+    e2e = results["e2e"]
+    assert e2e["completed"] == e2e["offered"] == 10
+    for leg in ("http_send", "inbox", "accept"):
+        assert all(_positive(e2e[leg][p]) for p in ("p50_ms", "p95_ms", "p99_ms"))
+    assert results["throughput"]["steps"][0]["rate"] == 5
+
+    catchup = results["catchup"]["services"]
+    assert set(catchup) == SERVICES
+    for service in catchup.values():
+        assert _positive(service["events"]) and _positive(service["baseline"]["events_per_s"])
+        assert service["curve"] and service["baseline"]["curve"]
+
+    audit = results["audit"]
+    assert audit["verify"]["entries"] == 200
+    for part in ("ingest", "insert_baseline", "verify", "read_only", "hashlib_baseline"):
+        assert _positive(audit[part]["per_s"])
+
+    principals = {name.split("/")[0] for name in results["memory"]}
+    assert {"sjostad-kommun", "vastra-regionen", "bench-region"} <= principals
+    assert all(_positive(m["peak_mb"]) for m in results["memory"].values())
+    assert {t["target"] for t in results["targets"]} >= {
+        "e2e inbox p99 / broker p99",
+        "audit verify entries/s",
+    }
