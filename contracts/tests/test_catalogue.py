@@ -52,7 +52,7 @@ def test_the_issue_catalogue_is_complete() -> None:
         ),
         "directory.public-key-published.v1",
         "directory.public-key-revoked.v1",
-        *(f"notification.{e}.v1" for e in ("sent", "failed")),
+        *(f"notification.{e}.v1" for e in ("sent", "failed", "referral-overdue")),
         *(f"audit.{e}.v1" for e in ("checkpoint-signed", "checkpoint-witnessed", "access-logged")),
         "deadletter.dead-lettered.v1",
     }

@@ -31,7 +31,11 @@ from samverkan.contracts.followup import (
     ReferralPutOnHold,
     ReferralResumed,
 )
-from samverkan.contracts.notification import NotificationFailed, NotificationSent
+from samverkan.contracts.notification import (
+    NotificationFailed,
+    NotificationSent,
+    ReferralOverdue,
+)
 from samverkan.contracts.referral import (
     ReferralAccepted,
     ReferralCancellationRequested,
@@ -77,6 +81,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     ConsultationAnswered,
     NotificationSent,
     NotificationFailed,
+    ReferralOverdue,
     CheckpointSigned,
     CheckpointWitnessed,
     AccessLogged,

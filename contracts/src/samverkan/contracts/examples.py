@@ -253,6 +253,16 @@ EXAMPLES: dict[type[c.Event], dict[str, Any]] = {
         "reason": "SMTP 451: try again later",
         "failed_at": T,
     },
+    c.ReferralOverdue: {
+        "notification_id": NOTE,
+        "referral_id": REFERRAL,
+        "stage": "not-decided",
+        "sender": NURSE,
+        "recipient": UPH,
+        "working_days": 5,
+        "due_at": T,
+        "detected_at": T,
+    },
     c.CheckpointSigned: {
         "principal": MUNICIPALITY,
         "tree_size": 1024,
@@ -302,7 +312,7 @@ FROM_REGION = {
     c.ReferralReceived, c.ReferralAccepted, c.ReferralRejected, c.ReferralForwarded,
     c.ReferralCancelled, c.ReferralContactScheduled, c.ReferralNoShow, c.ReferralPutOnHold,
     c.ReferralResumed, c.ReferralCompleted, c.ConsultationAnswered, c.NotificationSent,
-    c.NotificationFailed, c.CheckpointWitnessed, c.AccessLogged, c.DeadLettered,
+    c.NotificationFailed, c.ReferralOverdue, c.CheckpointWitnessed, c.AccessLogged, c.DeadLettered,
 }  # fmt: skip
 _SERVICE = {topics.DIRECTORY: "directory", topics.NOTIFICATION: "notification"}
 _SERVICE |= {topics.AUDIT: "audit", topics.DEAD_LETTER: "referral"}
