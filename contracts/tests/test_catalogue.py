@@ -40,7 +40,7 @@ def test_the_issue_catalogue_is_complete() -> None:
     wanted = {
         *(f"referral.{e}.v1" for e in ("sent", "received", "accepted", "rejected", "forwarded")),
         *(f"referral.{e}.v1" for e in ("cancellation-requested", "cancelled", "superseded")),
-        *(f"referral.{e}.v1" for e in ("contact-scheduled", "no-show", "completed")),
+        *(f"referral.{e}.v1" for e in ("contact-scheduled", "no-show", "completed", "failed")),
         *(f"referral.{e}.v1" for e in ("put-on-hold", "resumed")),
         *(f"consent.{e}.v1" for e in ("given", "withdrawn", "expired")),
         *(f"concern.{e}.v1" for e in ("submitted", "received", "feedback-given")),

@@ -27,6 +27,7 @@ from samverkan.contracts.events import Event
 from samverkan.contracts.followup import (
     ReferralCompleted,
     ReferralContactScheduled,
+    ReferralFailed,
     ReferralNoShow,
     ReferralPutOnHold,
     ReferralResumed,
@@ -71,6 +72,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     ReferralPutOnHold,
     ReferralResumed,
     ReferralCompleted,
+    ReferralFailed,
     ConsentGiven,
     ConsentWithdrawn,
     ConsentExpired,

@@ -172,6 +172,12 @@ EXAMPLES: dict[type[c.Event], dict[str, Any]] = {
         "completed_by": UPH_ID,
         "completed_at": T,
     },
+    c.ReferralFailed: {
+        **_REFERRAL,
+        "reason_code": "child-not-reached",
+        "failed_by": UPH_ID,
+        "failed_at": T,
+    },
     c.ConsentGiven: {
         **_CONSENT,
         "child": CHILD,
@@ -311,7 +317,7 @@ def example(event_class: type[c.Event]) -> c.Event:
 FROM_REGION = {
     c.ReferralReceived, c.ReferralAccepted, c.ReferralRejected, c.ReferralForwarded,
     c.ReferralCancelled, c.ReferralContactScheduled, c.ReferralNoShow, c.ReferralPutOnHold,
-    c.ReferralResumed, c.ReferralCompleted, c.ConsultationAnswered, c.NotificationSent,
+    c.ReferralResumed, c.ReferralCompleted, c.ReferralFailed, c.ConsultationAnswered, c.NotificationSent,
     c.NotificationFailed, c.ReferralOverdue, c.CheckpointWitnessed, c.AccessLogged, c.DeadLettered,
 }  # fmt: skip
 _SERVICE = {topics.DIRECTORY: "directory", topics.NOTIFICATION: "notification"}

@@ -132,3 +132,20 @@ class ReferralCompleted(_FollowUp):
     outcome_text: FreeText | None = None
     completed_by: PersonId
     completed_at: datetime
+
+
+class ReferralFailed(_FollowUp):
+    """Emitted when the recipient function closes a referral it worked on but could not carry
+    through (the child could not be reached, the help could not be given at this level), so that
+    the sending function knows to find another way."""
+
+    TYPE = "se.samverkan.referral.failed.v1"
+    CLASSIFICATION = DataClassification.PERSONAL  # the text may describe the child
+    LEGAL_BASIS = LegalBasis.CONSENT
+
+    referral_id: UUID
+    recipient: FunctionRef
+    reason_code: Slug
+    reason_text: FreeText | None = None
+    failed_by: PersonId
+    failed_at: datetime
