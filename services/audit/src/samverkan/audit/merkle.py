@@ -1,0 +1,145 @@
+"""RFC 6962 / RFC 9162 Merkle tree hashing, inclusion and consistency proofs. Pure functions.
+
+Leaves are given as their leaf hashes (SHA-256 of 0x00 || data); interior nodes hash 0x01 || left
+|| right; the tree over n leaves splits at the largest power of two smaller than n.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n > 1)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """The tree head over `leaves` (leaf hashes), in one pass with a stack of perfect subtrees."""
+    if not leaves:
+        return EMPTY_ROOT
+    stack: list[tuple[int, bytes]] = []
+    for leaf in leaves:
+        size, value = 1, leaf
+        while stack and stack[-1][0] == size:
+            left_size, left = stack.pop()
+            size, value = left_size + size, node_hash(left, value)
+        stack.append((size, value))
+    value = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        value = node_hash(left, value)
+    return value
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PATH(index, D[0:n]) of RFC 9162 §2.1.3.1."""
+    if not 0 <= index < len(leaves):
+        raise ValueError(f"leaf {index} is not in a tree of size {len(leaves)}")
+    proof: list[bytes] = []
+    lo, hi = 0, len(leaves)
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            proof.append(root(leaves[lo + k : hi]))
+            hi = lo + k
+        else:
+            proof.append(root(leaves[lo : lo + k]))
+            lo += k
+    return proof[::-1]
+
+
+def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PROOF(size1, D[0:n]) of RFC 9162 §2.1.4.1."""
+    n = len(leaves)
+    if not 0 <= size1 <= n:
+        raise ValueError(f"size {size1} is not within a tree of size {n}")
+    if size1 in (0, n):
+        return []
+    proof: list[bytes] = []
+    lo, hi, m, whole = 0, n, size1, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            proof.append(root(leaves[lo + k : hi]))
+            hi = lo + k
+        else:
+            proof.append(root(leaves[lo : lo + k]))
+            lo, m, whole = lo + k, m - k, False
+    if not whole:
+        proof.append(root(leaves[lo:hi]))
+    return proof[::-1]
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that `proof` leads to from `leaf` at `index` (RFC 9162 §2.1.3.2)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    if len(leaf) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):
+        raise ValueError("hashes are 32 bytes")
+    fn, sn, value = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            raise ValueError("the proof is too long")
+        if fn & 1 or fn == sn:
+            value = node_hash(p, value)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            value = node_hash(value, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ValueError("the proof is too short")
+    return value
+
+
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes
+) -> bool:
+    try:
+        return root_from_inclusion(index, size, leaf, proof) == expected_root
+    except ValueError:
+        return False
+
+
+def verify_consistency(
+    size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]
+) -> bool:
+    """Whether the tree (size2, root2) extends (size1, root1) (RFC 9162 §2.1.4.2)."""
+    if size1 < 0 or size2 < size1:
+        return False
+    if size1 == size2:
+        return not proof and root1 == root2
+    if size1 == 0:
+        return not proof
+    if not proof or any(len(p) != HASH_SIZE for p in proof):
+        return False
+    path = list(proof)
+    if size1 & (size1 - 1) == 0:  # size1 is a perfect subtree: its root starts the path
+        path.insert(0, root1)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    first = second = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            first, second = node_hash(c, first), node_hash(c, second)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            second = node_hash(second, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and first == root1 and second == root2
