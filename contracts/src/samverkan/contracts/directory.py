@@ -79,6 +79,10 @@ class UnitPublished(_Directory):
     area: ShortText | None = Field(
         default=None, description="Geographical area, for following up equality by area."
     )
+    uph_assignment: bool = Field(
+        default=False,
+        description="A health centre holding the additional assignment Ungas psykiska hälsa (UPH).",
+    )
 
 
 class UnitRetired(_Directory):
@@ -123,8 +127,16 @@ class FunctionRetired(_Directory):
 
 
 class FormalisedContactPublished(_Directory):
-    """A formalised contact: for `need`, the counterpart of a school function is a function
-    elsewhere. Emitted by the school function's principal when created or changed (an upsert)."""
+    """One side of a formalised contact: for `need`, the counterpart of the principal's function
+    is `counterpart_function` at `counterpart_principal`. Emitted by the function's principal when
+    created or changed (an upsert).
+
+    A contact one principal publishes is a proposal; the counterpart principal confirms it by
+    publishing the mirrored side (its function → the proposer's function, same need). Only a
+    confirmed contact routes, on the days both sides and both functions are valid. A contact
+    between two functions of one principal needs no mirror. If one function has confirmed, valid
+    contacts to two different counterparts for one need, routing refuses (no silent choice).
+    """
 
     TYPE = "se.samverkan.directory.formalised-contact-published.v1"
     KEY = "contact:{principal}/{contact}"
