@@ -53,7 +53,15 @@ def test_the_issue_catalogue_is_complete() -> None:
         "directory.public-key-published.v1",
         "directory.public-key-revoked.v1",
         *(f"notification.{e}.v1" for e in ("sent", "failed", "referral-overdue")),
-        *(f"audit.{e}.v1" for e in ("checkpoint-signed", "checkpoint-witnessed", "access-logged")),
+        *(
+            f"audit.{e}.v1"
+            for e in (
+                "checkpoint-signed",
+                "checkpoint-witnessed",
+                "checkpoint-inconsistent",
+                "access-logged",
+            )
+        ),
         "deadletter.dead-lettered.v1",
     }
     assert names == wanted

@@ -34,9 +34,23 @@ class CheckpointSigned(_Checkpoint):
     root_hash: Sha256Hex
     key_id: Slug
     signature: Ed25519Signature = Field(
-        description="Over the checkpoint text: principal, tree size and root hash, one per line."
+        description="Ed25519 over the checkpoint's note text (c2sp.org/tlog-checkpoint): the "
+        "origin, the tree size and the base64 root hash, one per line."
     )
     signed_at: datetime
+    origin: ShortText | None = Field(
+        default=None,
+        description="The checkpoint's origin line and signing key name, "
+        "'samverkan/audit/<principal>' (c2sp.org/signed-note).",
+    )
+    previous_size: int | None = Field(
+        default=None, ge=0, description="Tree size of this log's previous signed checkpoint."
+    )
+    consistency_proof: list[Sha256Hex] = Field(
+        default_factory=list,
+        description="RFC 6962 consistency proof from the previous checkpoint to this one, so a "
+        "witness that saw the previous one can check that nothing was rewritten.",
+    )
 
 
 class CheckpointWitnessed(_Checkpoint):
@@ -50,8 +64,28 @@ class CheckpointWitnessed(_Checkpoint):
     root_hash: Sha256Hex
     witness: Slug = Field(description="The principal that verified and cosigned.")
     witness_key_id: Slug
-    cosignature: Ed25519Signature
+    cosignature: Ed25519Signature = Field(
+        description="c2sp.org/tlog-cosignature Ed25519 cosignature over 'cosignature/v1', "
+        "'time <witnessed_at as POSIX seconds>' and the checkpoint's note text."
+    )
     witnessed_at: datetime
+    origin: ShortText | None = Field(default=None, description="The checkpoint's origin line.")
+
+
+class CheckpointInconsistent(_Checkpoint):
+    """Emitted by a witness when a principal's signed checkpoint contradicts an earlier one it saw
+    of the same log (a fork, a rollback or a bad consistency proof): an alert for people."""
+
+    TYPE = "se.samverkan.audit.checkpoint-inconsistent.v1"
+
+    principal: Slug = Field(description="Whose log the checkpoint is of.")
+    tree_size: int = Field(ge=0)
+    root_hash: Sha256Hex
+    previous_size: int = Field(ge=0, description="The size of the last checkpoint it accepted.")
+    previous_root_hash: Sha256Hex
+    witness: Slug = Field(description="The principal that found the inconsistency.")
+    reason: ShortText
+    detected_at: datetime
 
 
 class AccessAction(StrEnum):
@@ -76,3 +110,9 @@ class AccessLogged(Event):
     resource_type: ShortText = Field(description="E.g. referral, consent, concern-report.")
     resource_id: UUID
     accessed_at: datetime
+    query: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="For an auditor's search or export of the audit trail: its criteria, with "
+        "any personnummer replaced by its keyed pseudonym.",
+    )

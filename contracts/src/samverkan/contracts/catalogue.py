@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from samverkan.contracts.audit import AccessLogged, CheckpointSigned, CheckpointWitnessed
+from samverkan.contracts.audit import (
+    AccessLogged,
+    CheckpointInconsistent,
+    CheckpointSigned,
+    CheckpointWitnessed,
+)
 from samverkan.contracts.concern import (
     ConcernFeedbackGiven,
     ConcernReportReceived,
@@ -86,6 +91,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     ReferralOverdue,
     CheckpointSigned,
     CheckpointWitnessed,
+    CheckpointInconsistent,
     AccessLogged,
     DeadLettered,
 )

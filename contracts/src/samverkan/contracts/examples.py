@@ -286,6 +286,16 @@ EXAMPLES: dict[type[c.Event], dict[str, Any]] = {
         "cosignature": SIGNATURE,
         "witnessed_at": T,
     },
+    c.CheckpointInconsistent: {
+        "principal": MUNICIPALITY,
+        "tree_size": 1024,
+        "root_hash": ROOT,
+        "previous_size": 1000,
+        "previous_root_hash": ROOT,
+        "witness": REGION,
+        "reason": "the consistency proof from size 1000 does not verify",
+        "detected_at": T,
+    },
     c.AccessLogged: {
         "access_id": NOTE,
         "accessed_by": UPH_ID,
@@ -318,7 +328,7 @@ FROM_REGION = {
     c.ReferralReceived, c.ReferralAccepted, c.ReferralRejected, c.ReferralForwarded,
     c.ReferralCancelled, c.ReferralContactScheduled, c.ReferralNoShow, c.ReferralPutOnHold,
     c.ReferralResumed, c.ReferralCompleted, c.ReferralFailed, c.ConsultationAnswered, c.NotificationSent,
-    c.NotificationFailed, c.ReferralOverdue, c.CheckpointWitnessed, c.AccessLogged, c.DeadLettered,
+    c.NotificationFailed, c.ReferralOverdue, c.CheckpointWitnessed, c.CheckpointInconsistent, c.AccessLogged, c.DeadLettered,
 }  # fmt: skip
 _SERVICE = {topics.DIRECTORY: "directory", topics.NOTIFICATION: "notification"}
 _SERVICE |= {topics.AUDIT: "audit", topics.DEAD_LETTER: "referral"}
