@@ -66,14 +66,14 @@ def test_each_node_stored_its_own_copy(outcome_and_net) -> None:  # type: ignore
 
 def test_one_mail_to_the_functional_mailbox_without_personal_data(outcome_and_net) -> None:  # type: ignore[no-untyped-def]
     outcome, net = outcome_and_net
-    assert len(net.mail.messages) == 1
-    mail = net.mail.messages[0]
-    assert mail.rcpt_tos == ("uph.hamnen@vastra.example",)
+    # The sender's mailbox may also hear that the referral was accepted; the UPH team's once.
+    [mail] = [m for m in net.mail.messages if m.rcpt_tos == ("uph.hamnen@vastra.example",)]
     assert outcome.referral_id in mail.body
-    raw = mail.raw.decode(errors="replace")
     pnr = scenario.CHILD["personnummer"]
-    for secret in (pnr, pnr.replace("-", ""), scenario.CHILD["name"], "nedstämdhet"):
-        assert secret not in raw
+    for sent in net.mail.messages:
+        raw = sent.raw.decode(errors="replace")
+        for secret in (pnr, pnr.replace("-", ""), scenario.CHILD["name"], "nedstämdhet"):
+            assert secret not in raw
 
 
 def test_audit_trails_hold_each_event_once_and_verify(outcome_and_net) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,203 @@
+"""SQL for the notification service's tables (asyncpg), nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from samverkan.contracts.parties import FunctionRef
+from samverkan.notification.routing import Parties
+
+
+async def save_parties(conn: asyncpg.Connection, referral_id: UUID, parties: Parties) -> None:
+    await conn.execute(
+        "INSERT INTO referral_parties VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        referral_id,
+        parties.sender.principal,
+        parties.sender.function,
+        parties.recipient.principal,
+        parties.recipient.function,
+    )
+
+
+async def parties(conn: asyncpg.Connection, referral_id: UUID) -> Parties | None:
+    row = await conn.fetchrow("SELECT * FROM referral_parties WHERE referral_id = $1", referral_id)
+    if row is None:
+        return None
+    return Parties(
+        sender=FunctionRef(principal=row["sender_principal"], function=row["sender_function"]),
+        recipient=FunctionRef(
+            principal=row["recipient_principal"], function=row["recipient_function"]
+        ),
+    )
+
+
+async def watch_deadline(
+    conn: asyncpg.Connection, referral_id: UUID, stage: str, working_days: int, due: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO referral_deadlines (referral_id, stage, working_days, due_at)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        referral_id,
+        stage,
+        working_days,
+        due,
+    )
+
+
+async def meet_deadlines(
+    conn: asyncpg.Connection, referral_id: UUID, stages: Sequence[str], at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE referral_deadlines SET met_at = $3"
+        " WHERE referral_id = $1 AND stage = ANY($2::text[]) AND met_at IS NULL",
+        referral_id,
+        list(stages),
+        at,
+    )
+
+
+async def overdue(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> list[Any]:
+    return await conn.fetch(
+        """SELECT * FROM referral_deadlines d JOIN referral_parties p USING (referral_id)
+           WHERE d.met_at IS NULL AND d.overdue_event IS NULL AND d.due_at <= $1
+           ORDER BY d.due_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED""",
+        now,
+        limit,
+    )
+
+
+async def mark_overdue(
+    conn: asyncpg.Connection, referral_id: UUID, stage: str, event_id: UUID
+) -> None:
+    await conn.execute(
+        "UPDATE referral_deadlines SET overdue_event = $3 WHERE referral_id = $1 AND stage = $2",
+        referral_id,
+        stage,
+        event_id,
+    )
+
+
+async def add_mail(conn: asyncpg.Connection, **row: Any) -> None:
+    await conn.execute(
+        """INSERT INTO deliveries (id, about_event, about_type, kind, principal, function,
+                                   mailbox, subject, body, next_attempt_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+           ON CONFLICT (about_event, principal, function) DO NOTHING""",
+        row["id"],
+        row["about_event"],
+        row["about_type"],
+        row["kind"],
+        row["principal"],
+        row["function"],
+        row["mailbox"],
+        row["subject"],
+        row["body"],
+        row["now"],
+    )
+
+
+async def subscriptions_for(conn: asyncpg.Connection, event_type: str) -> list[Any]:
+    return await conn.fetch(
+        "SELECT * FROM webhook_subscriptions WHERE deleted_at IS NULL AND $1 = ANY(event_types)",
+        event_type,
+    )
+
+
+async def add_webhook_delivery(
+    conn: asyncpg.Connection,
+    *,
+    id: UUID,
+    subscription_id: UUID,
+    about_event: UUID,
+    about_type: str,
+    payload: bytes,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO webhook_deliveries (id, subscription_id, about_event, about_type, payload,
+                                           next_attempt_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $6)
+           ON CONFLICT (subscription_id, about_event) DO NOTHING""",
+        id,
+        subscription_id,
+        about_event,
+        about_type,
+        payload,
+        now,
+    )
+
+
+async def add_subscription(conn: asyncpg.Connection, **row: Any) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """INSERT INTO webhook_subscriptions (id, principal, url, event_types,
+                                              include_personal_data, secret, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+        row["id"],
+        row["principal"],
+        row["url"],
+        row["event_types"],
+        row["include_personal_data"],
+        row["secret"],
+        row["created_by"],
+        row["created_at"],
+    )
+
+
+async def subscriptions(conn: asyncpg.Connection, principal: str) -> list[Any]:
+    return await conn.fetch(
+        "SELECT * FROM webhook_subscriptions WHERE principal = $1 AND deleted_at IS NULL"
+        " ORDER BY created_at",
+        principal,
+    )
+
+
+async def subscription(conn: asyncpg.Connection, principal: str, id: UUID) -> Any:
+    return await conn.fetchrow(
+        "SELECT * FROM webhook_subscriptions WHERE principal = $1 AND id = $2"
+        " AND deleted_at IS NULL",
+        principal,
+        id,
+    )
+
+
+async def delete_subscription(
+    conn: asyncpg.Connection, principal: str, id: UUID, at: datetime
+) -> bool:
+    done = await conn.fetchval(
+        "UPDATE webhook_subscriptions SET deleted_at = $3"
+        " WHERE principal = $1 AND id = $2 AND deleted_at IS NULL RETURNING true",
+        principal,
+        id,
+        at,
+    )
+    return bool(done)
+
+
+async def webhook_log(
+    conn: asyncpg.Connection, subscription_id: UUID, status: str | None, limit: int
+) -> list[Any]:
+    return await conn.fetch(
+        """SELECT id, about_event, about_type, status, attempts, last_error, last_status_code,
+                  next_attempt_at, created_at, sent_at
+           FROM webhook_deliveries WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
+           ORDER BY created_at DESC LIMIT $3""",
+        subscription_id,
+        status,
+        limit,
+    )
+
+
+async def mail_log(conn: asyncpg.Connection, status: str | None, limit: int) -> list[Any]:
+    return await conn.fetch(
+        """SELECT id, about_event, about_type, kind, principal, function, status, attempts,
+                  last_error, next_attempt_at, created_at, sent_at
+           FROM deliveries WHERE ($1::text IS NULL OR status = $1)
+           ORDER BY created_at DESC LIMIT $2""",
+        status,
+        limit,
+    )

@@ -1,0 +1,74 @@
+"""Mail texts carry no personal data, and nothing from an event can reach a mail header."""
+
+from uuid import uuid4
+
+import pytest
+
+from samverkan.notification import mailer, messages
+
+pytestmark = pytest.mark.unit
+
+
+def test_swedish_first_then_english() -> None:
+    ref = uuid4()
+    mail = messages.render(
+        "referral-arrived",
+        function_name="UPH-team",
+        unit_name="Vårdcentralen Hamnen",
+        reference=ref,
+        link=f"https://inkorg.example/referrals/{ref}",
+    )
+    assert mail.subject == "Ny remiss till UPH-team / New referral for UPH-team"
+    sv, en = mail.body.split("\n---\n")
+    assert f"Referens: {ref}" in sv and "inga personuppgifter" in sv
+    assert f"Reference: {ref}" in en and f"https://inkorg.example/referrals/{ref}" in en
+
+
+def test_english_stands_alone_where_swedish_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    sv = dict(messages.TEMPLATES["sv"])
+    del sv["concern-feedback"]
+    monkeypatch.setitem(messages.TEMPLATES, "sv", sv)
+    mail = messages.render(
+        "concern-feedback", function_name="Kurator", unit_name="Skolan", reference=uuid4(), link="x"
+    )
+    assert mail.subject == "Feedback on a report of concern"
+    assert "---" not in mail.body
+
+
+def test_status_words_are_translated() -> None:
+    mail = messages.render(
+        "referral-reminder",
+        function_name="UPH",
+        unit_name="VC",
+        reference=uuid4(),
+        link="x",
+        status="not-decided",
+    )
+    assert "har inte beslutats" in mail.body and "was not decided" in mail.body
+
+
+def test_directory_names_with_line_breaks_never_break_the_subject() -> None:
+    mail = messages.render(
+        "referral-arrived",
+        function_name="UPH\r\nBcc: spy@evil.example",
+        unit_name="VC",
+        reference=uuid4(),
+        link="x",
+    )
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+    mailer.build(
+        mail_from="a@b.se", to="c@d.se", subject=mail.subject, body="x", delivery_id=uuid4()
+    )
+
+
+@pytest.mark.parametrize(
+    ("to", "subject"),
+    [
+        ("uph@region.example\r\nBcc: spy@evil.example", "ok"),
+        ("uph@region.example, spy@evil.example", "ok"),
+        ("uph@region.example", "Ny remiss\nBcc: spy@evil.example"),
+    ],
+)
+def test_builder_refuses_header_injection(to: str, subject: str) -> None:
+    with pytest.raises(mailer.UnsafeHeader):
+        mailer.build(mail_from="a@b.se", to=to, subject=subject, body="x", delivery_id=uuid4())
