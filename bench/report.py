@@ -81,6 +81,8 @@ def table(results: dict[str, Any]) -> str:
         add("\nPer service process: peak RSS, and CPU seconds used while watched")
         for name, m in results["memory"].items():
             add(f"  {name:<34}{m['peak_mb']:>8.1f} MB{m['cpu_s']:>8.1f} s CPU  ({m['phase']})")
+    for part, error in results.get("errors", {}).items():
+        add(f"\nPart '{part}' FAILED: {error.splitlines()[0]}")
     if results.get("targets"):
         add("\nTargets")
         for t in results["targets"]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import platform
 import time
+import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,19 @@ from bench import audit_bench, catchup, network_bench, plot, report, targets
 from bench.components import Components
 from bench.options import Options
 from bench.rss import RssSampler
+
+
+def _part(results: dict[str, Any], name: str, measure: Callable[[], Any]) -> None:
+    """Run one part; a part that fails is reported with its error and the others still run."""
+    try:
+        value = measure()
+    except Exception as exc:
+        lines = traceback.format_exception_only(exc)
+        results.setdefault("errors", {})[name] = "".join(lines).strip()[-2000:]
+        traceback.print_exc()
+        return
+    if value is not None:
+        results[name] = value
 
 
 def measure(options: Options) -> dict[str, Any]:
@@ -31,15 +46,17 @@ def measure(options: Options) -> dict[str, Any]:
     }
     with RssSampler() as rss:
         if "network" not in options.skip:
-            results |= network_bench.run(options, rss)
+            _part(results, "network", lambda: results.update(network_bench.run(options, rss)))
         if not {"catchup", "audit"} <= set(options.skip):
             profile_to = options.out if options.profile else None
             with Components(rss, profile_to=profile_to) as env:
                 if "catchup" not in options.skip:
-                    results["catchup"] = catchup.run(env, options.backlog)
+                    _part(results, "catchup", lambda: catchup.run(env, options.backlog))
                 if "audit" not in options.skip:
-                    results["audit"] = audit_bench.run(
-                        env, options.audit_entries, options.verify_entries
+                    _part(
+                        results,
+                        "audit",
+                        lambda: audit_bench.run(env, options.audit_entries, options.verify_entries),
                     )
     results["memory"] = rss.result()
     results["memory_timeline"] = [(round(t, 2), row) for t, row in rss.timeline]

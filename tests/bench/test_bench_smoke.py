@@ -40,6 +40,7 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     )
     results, json_path, png_path = run.main(options)
 
+    assert not results.get("errors"), results.get("errors")
     assert json.loads((tmp_path / "latest.json").read_text())["started_at"] == results["started_at"]
     assert json_path.exists() and png_path.stat().st_size > 0
     assert (tmp_path / "latest.png").exists()
