@@ -63,6 +63,47 @@ class ServiceProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self, **env: str | None) -> None:
+        """Stop (if running) and start again with `env` changed (None removes a variable)."""
+        self.stop()
+        for key, value in env.items():
+            if value is None:
+                self.env.pop(key, None)
+            else:
+                self.env[key] = value
+        self.start()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.principal}/{self.service} exited with {self.process.returncode}:\n"
+                    f"{self.log_tail()}"
+                )
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.principal}/{self.service} not ready after {timeout:.0f}s:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+    def replica(self, name: str) -> ServiceProcess:
+        """Another process of this service: same database and consumer group, its own port."""
+        port = free_port()
+        env = {**self.env, f"SAMVERKAN_{self.service.upper()}_HTTP_PORT": str(port)}
+        log_path = self.log_path.with_name(f"{self.principal}-{self.service}-{name}.log")
+        return ServiceProcess(self.principal, self.service, port, env, log_path)
+
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
@@ -167,25 +208,8 @@ class Network:
             )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
         for process in self.processes():
-            while True:
-                if process.process is not None and process.process.poll() is not None:
-                    raise RuntimeError(
-                        f"{process.principal}/{process.service} exited with"
-                        f" {process.process.returncode}:\n{process.log_tail()}"
-                    )
-                try:
-                    if httpx.get(process.url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"{process.principal}/{process.service} not ready after {timeout:.0f}s:\n"
-                        f"{process.log_tail()}"
-                    )
-                time.sleep(0.2)
+            process.wait_ready(timeout)
 
     def processes(self) -> list[ServiceProcess]:
         return [p for principal in self.principals.values() for p in principal.services.values()]

@@ -19,6 +19,7 @@ MUNICIPALITY = "sjostad-kommun"
 REGION = "vastra-regionen"
 SCHOOL_NURSE = "skolskoterska-ekbacken"
 UPH_TEAM = "uph-hamnen"
+NEED = "medical-psychological"
 
 # Fictional child. The personnummer is valid (date and check digit) but invented.
 CHILD = {"personnummer": "20120315-1236", "name": "Alva Exempel"}
@@ -71,45 +72,39 @@ class Outcome:
     steps: list[tuple[datetime, str, str, str]]
 
 
-def run(net: Network, say: Callable[[str], None] = print) -> Outcome:
-    steps: list[tuple[datetime, str, str, str]] = []
+def school_nurse(net: Network) -> Staff:
+    return Staff(net.principals[MUNICIPALITY], SCHOOL_NURSE, "SE2120001231-sk0001", [Role.STAFF])
 
-    def step(principal: str, service: str, what: str) -> None:
-        steps.append((datetime.now(UTC), principal, service, what))
-        say(f"  {principal:<16} {service:<13} {what}")
 
-    municipality, region = net.principals[MUNICIPALITY], net.principals[REGION]
-    nurse = Staff(municipality, SCHOOL_NURSE, "SE2120001231-sk0001", [Role.STAFF])
-    uph = Staff(region, UPH_TEAM, "SE2321004562-ps0042", [Role.STAFF])
+def uph_team(net: Network) -> Staff:
+    return Staff(net.principals[REGION], UPH_TEAM, "SE2321004562-ps0042", [Role.STAFF])
 
-    for principal in (municipality, region):
+
+def publish_directories(net: Network) -> dict[str, int]:
+    """Each principal's admin imports its directory document; returns entries published."""
+    published = {}
+    for principal in net.principals.values():
         admin = Staff(principal, None, f"admin@{principal.id}", [Role.ADMIN])
         response = admin.call("PUT", "directory", "/admin/directory", json=dataset(principal.id))
         response.raise_for_status()
-        step(principal.id, "directory", f"published {response.json()['published']} entries")
+        published[principal.id] = response.json()["published"]
+    return published
+
+
+def wait_routable(nurse: Staff) -> dict[str, Any]:
+    """Wait until the nurse's directory routes her to a counterpart for the demo's need."""
 
     def routed() -> dict[str, Any] | None:
-        r = nurse.call(
-            "GET",
-            "directory",
-            "/routing",
-            params={
-                "principal": MUNICIPALITY,
-                "function": SCHOOL_NURSE,
-                "need": "medical-psychological",
-            },
-        )
+        params = {"principal": MUNICIPALITY, "function": SCHOOL_NURSE, "need": NEED}
+        r = nurse.call("GET", "directory", "/routing", params=params)
         return r.json() if r.status_code == 200 else None
 
-    counterpart = wait_for("the directory to route the school nurse", routed)
-    step(
-        MUNICIPALITY,
-        "directory",
-        f"counterpart of {SCHOOL_NURSE}: {counterpart['principal']}/{counterpart['function']}",
-    )
+    return wait_for("the directory to route the school nurse", routed)
 
-    referral_body = {
-        "need": "medical-psychological",
+
+def referral_body() -> dict[str, Any]:
+    return {
+        "need": NEED,
         "child": CHILD,
         "reason": "Oro för nedstämdhet och frånvaro sedan höstlovet; eleven vill ha stöd.",
         "consent": {
@@ -119,9 +114,28 @@ def run(net: Network, say: Callable[[str], None] = print) -> Outcome:
         },
     }
 
+
+def run(net: Network, say: Callable[[str], None] = print) -> Outcome:
+    steps: list[tuple[datetime, str, str, str]] = []
+
+    def step(principal: str, service: str, what: str) -> None:
+        steps.append((datetime.now(UTC), principal, service, what))
+        say(f"  {principal:<16} {service:<13} {what}")
+
+    municipality, region = net.principals[MUNICIPALITY], net.principals[REGION]
+    nurse, uph = school_nurse(net), uph_team(net)
+    for principal, published in publish_directories(net).items():
+        step(principal, "directory", f"published {published} entries")
+    counterpart = wait_routable(nurse)
+    step(
+        MUNICIPALITY,
+        "directory",
+        f"counterpart of {SCHOOL_NURSE}: {counterpart['principal']}/{counterpart['function']}",
+    )
+
     def sent() -> dict[str, Any] | None:
         # The referral service builds its own directory copy from events; it may lag a moment.
-        r = nurse.call("POST", "referral", "/referrals", json=referral_body)
+        r = nurse.call("POST", "referral", "/referrals", json=referral_body())
         if r.status_code == 422 and r.json().get("title") == "No counterpart":
             return None
         r.raise_for_status()

@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from samverkan.contracts import CloudEvent, Event, InvalidEvent, topics
 from samverkan.contracts.deadletter import DeadLettered
-from samverkan.runtime import telemetry
+from samverkan.runtime import faults, telemetry
 from samverkan.runtime.db import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ class EventConsumer:
                 continue
             self._backoff_s = 0.5
             self._waiting_since.pop(_position(record), None)
+            faults.point("consumer.before_offset_commit")
             await self._commit(msg)
             return
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from samverkan.contracts import CloudEvent
+from samverkan.runtime import faults
 
 if TYPE_CHECKING:
     from samverkan.runtime.outbox import OutboxRelay
@@ -79,6 +80,7 @@ class UnitOfWork:
     ) -> None:
         try:
             if exc_type is None:
+                faults.point("uow.before_commit")
                 await self._tx.commit()
             else:
                 await self._tx.rollback()

@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind
 
-from samverkan.runtime import telemetry
+from samverkan.runtime import faults, telemetry
 from samverkan.runtime.broker import publish_record
 from samverkan.runtime.db import connect
 
@@ -102,6 +102,7 @@ class OutboxRelay:
         )
         if not rows:
             return 0
+        faults.point("relay.before_publish")
         spans, futures = [], []
         for r in rows:
             headers = dict(r["headers"])
@@ -126,6 +127,7 @@ class OutboxRelay:
         finally:
             for span in spans:
                 span.end()
+        faults.point("relay.after_publish")
         await conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
             [r["id"] for r in rows],
