@@ -42,6 +42,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (subscription_id, created_at);
+CREATE INDEX webhook_deliveries_sending ON webhook_deliveries (sending_at) WHERE status = 'sending';
 
 -- Who sent a referral to whom, as far as this principal is a party: follow-up events name only
 -- one side, and overdue referrals need both.
