@@ -1,4 +1,4 @@
-"""The hash chain: how an entry's bytes and hashes are computed. Pure, shared by append and verify."""
+"""Audit entries: their canonical leaf bytes, hashes and the pseudonym. Pure, shared by all."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+from samverkan.audit import merkle
 
 GENESIS = bytes(32)
 
@@ -32,22 +34,33 @@ class Entry:
     recorded_at: datetime
     personnummer_pseudonym: str | None
     headers: list[list[str]]
-    payload: bytes
+    payload: bytes | None  # None when the event was between two other principals
+    payload_sha256: bytes | None = None
+    actor: str | None = None
 
-    def leaf_bytes(self) -> bytes:
-        """Canonical bytes: sorted-key compact JSON; times in ISO 8601, the payload in hex."""
+    def leaf_fields(self) -> dict[str, Any]:
+        """The leaf as JSON-ready fields: times in ISO 8601 UTC, bytes in hex."""
         fields: dict[str, Any] = asdict(self)
         fields.update(
             event_id=str(self.event_id),
             event_time=_utc(self.event_time),
             recorded_at=_utc(self.recorded_at),
-            payload=self.payload.hex(),
+            payload=None if self.payload is None else self.payload.hex(),
+            payload_sha256=None if self.payload_sha256 is None else self.payload_sha256.hex(),
         )
-        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+        # Fields added after the first entries were written stay out when absent, so those
+        # entries keep their leaf.
+        for late in ("payload_sha256", "actor"):
+            if fields[late] is None:
+                del fields[late]
+        return fields
+
+    def leaf_bytes(self) -> bytes:
+        """Canonical bytes: sorted-key compact JSON of `leaf_fields`."""
+        return canonical_json(self.leaf_fields())
 
     def leaf_hash(self) -> bytes:
-        # RFC 6962 leaf prefix 0x00, so the same leaves can later form a Merkle tree.
-        return hashlib.sha256(b"\x00" + self.leaf_bytes()).digest()
+        return merkle.leaf_hash(self.leaf_bytes())
 
     @classmethod
     def from_row(cls, row: Any) -> Entry:
@@ -67,7 +80,9 @@ class Entry:
             recorded_at=row["recorded_at"],
             personnummer_pseudonym=row["personnummer_pseudonym"],
             headers=row["headers"],
-            payload=bytes(row["payload"]),
+            payload=None if row["payload"] is None else bytes(row["payload"]),
+            payload_sha256=None if row["payload_sha256"] is None else bytes(row["payload_sha256"]),
+            actor=row["actor"],
         )
 
 
@@ -76,6 +91,10 @@ def _utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("audit times must carry a UTC offset")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_json(fields: Any) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
 def chain(prev_hash: bytes, leaf_hash: bytes) -> bytes:

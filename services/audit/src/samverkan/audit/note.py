@@ -62,7 +62,7 @@ def vkey(name: str, public_key: bytes, kind: int = ED25519) -> str:
 
 def parse_vkey(text: str) -> tuple[str, int, bytes]:
     """(name, signature type, public key) of a vkey; raise ValueError if its id does not match."""
-    name, hex_id, encoded = text.strip().split("+")
+    name, hex_id, encoded = text.strip().split("+", 2)
     raw = base64.b64decode(encoded, validate=True)
     kind, public_key = raw[0], raw[1:]
     if len(public_key) != 32 or key_id(name, kind, public_key) != bytes.fromhex(hex_id):

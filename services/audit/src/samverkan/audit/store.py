@@ -1,15 +1,18 @@
-"""SQL for the audit log: append under a lock, read in order."""
+"""SQL for the audit log, its checkpoints and what this node witnessed of others' logs."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
 from samverkan.audit.chain import GENESIS, Entry, chain
 
 _APPEND_LOCK = 0x5A4D_A0D1  # one appender at a time keeps seq and the chain gapless
+_CHECKPOINT_LOCK = 0x5A4D_A0D2  # one checkpointer at a time, whatever the replicas
 
 
 async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
@@ -22,9 +25,10 @@ async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
     await conn.execute(
         """INSERT INTO audit_log (seq, event_id, topic, kafka_partition, kafka_offset, type,
                source, source_principal, recipient_principal, subject, legal_basis, event_time,
-               recorded_at, personnummer_pseudonym, headers, payload, leaf_hash, entry_hash)
+               recorded_at, personnummer_pseudonym, headers, payload, leaf_hash, entry_hash,
+               payload_sha256, actor)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18)""",
+                   $18, $19, $20)""",
         entry.seq,
         entry.event_id,
         entry.topic,
@@ -43,6 +47,8 @@ async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
         entry.payload,
         leaf,
         chain(prev, leaf),
+        entry.payload_sha256,
+        entry.actor,
     )
     return entry
 
@@ -53,17 +59,157 @@ async def rows(conn: asyncpg.Connection, batch: int = 5000) -> AsyncIterator[asy
             yield row
 
 
+async def size(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT coalesce(max(seq) + 1, 0) FROM audit_log")
+
+
+async def leaf_hashes(conn: asyncpg.Connection, size: int | None = None) -> list[bytes]:
+    """The stored leaf hashes in order (the first `size` of them)."""
+    found = await conn.fetch(
+        "SELECT leaf_hash FROM audit_log ORDER BY seq LIMIT $1", size if size is not None else None
+    )
+    return [bytes(r["leaf_hash"]) for r in found]
+
+
+async def entries_at(conn: asyncpg.Connection, seqs: Sequence[int]) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM audit_log WHERE seq = ANY($1) ORDER BY seq", list(seqs))
+
+
+async def has_news(conn: asyncpg.Connection, since: int, quiet_types: Sequence[str]) -> bool:
+    """Whether an entry from `since` on is of a type other than `quiet_types`."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq >= $1 AND type <> ALL($2))",
+            since,
+            list(quiet_types),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What an auditor searches for; every search is limited to this principal's own flows."""
+
+    subject: str | None = None
+    pseudonym: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    source: str | None = None
+    recipient: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+_COLUMNS = """seq, event_id, topic, type, source_principal, recipient_principal, subject, actor,
+    legal_basis, event_time, recorded_at"""
+
+
 async def find(
-    conn: asyncpg.Connection, *, subject: str | None, pseudonym: str | None, limit: int
+    conn: asyncpg.Connection, principal: str, filters: Filters, limit: int, *, full: bool = False
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT seq, event_id, topic, type, source_principal, recipient_principal, subject,
-                  legal_basis, event_time, recorded_at
+        f"""SELECT {"*" if full else _COLUMNS}
            FROM audit_log
-           WHERE ($1::text IS NULL OR subject = $1)
-             AND ($2::text IS NULL OR personnummer_pseudonym = $2)
-           ORDER BY seq LIMIT $3""",
-        subject,
-        pseudonym,
+           WHERE (source_principal = $1 OR recipient_principal = $1)
+             AND ($2::text IS NULL OR subject = $2)
+             AND ($3::text IS NULL OR personnummer_pseudonym = $3)
+             AND ($4::text IS NULL OR actor = $4)
+             AND ($5::text IS NULL OR type = $5)
+             AND ($6::text IS NULL OR source_principal = $6)
+             AND ($7::text IS NULL OR recipient_principal = $7)
+             AND ($8::timestamptz IS NULL OR event_time >= $8)
+             AND ($9::timestamptz IS NULL OR event_time < $9)
+           ORDER BY seq LIMIT $10""",
+        principal,
+        filters.subject,
+        filters.pseudonym,
+        filters.actor,
+        filters.type,
+        filters.source,
+        filters.recipient,
+        filters.since,
+        filters.until,
         limit,
+    )
+
+
+async def lock_checkpoints(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _CHECKPOINT_LOCK)
+
+
+async def latest_checkpoint(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1")
+
+
+async def checkpoint(conn: asyncpg.Connection, size: int) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM audit_checkpoints WHERE tree_size = $1", size)
+
+
+async def add_checkpoint(
+    conn: asyncpg.Connection, size: int, root: bytes, note: str, signed_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, note, signed_at)"
+        " VALUES ($1, $2, $3, $4)",
+        size,
+        root,
+        note,
+        signed_at,
+    )
+
+
+async def latest_witnessed_checkpoint(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """This log's latest checkpoint that another principal has cosigned: the final one."""
+    return await conn.fetchrow(
+        """SELECT c.* FROM audit_checkpoints c
+           WHERE EXISTS (SELECT 1 FROM audit_cosignatures s WHERE s.tree_size = c.tree_size)
+           ORDER BY c.tree_size DESC LIMIT 1"""
+    )
+
+
+async def witnessed_checkpoints(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT c.* FROM audit_checkpoints c
+           WHERE EXISTS (SELECT 1 FROM audit_cosignatures s WHERE s.tree_size = c.tree_size)
+           ORDER BY c.tree_size"""
+    )
+
+
+async def add_cosignature(
+    conn: asyncpg.Connection, size: int, witness: str, line: str, witnessed_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO audit_cosignatures (tree_size, witness, line, witnessed_at)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        size,
+        witness,
+        line,
+        witnessed_at,
+    )
+
+
+async def cosignature_lines(conn: asyncpg.Connection, size: int) -> list[str]:
+    found = await conn.fetch(
+        "SELECT line FROM audit_cosignatures WHERE tree_size = $1 ORDER BY witness", size
+    )
+    return [r["line"] for r in found]
+
+
+async def last_witnessed(conn: asyncpg.Connection, principal: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM audit_witnessed WHERE principal = $1 ORDER BY id DESC LIMIT 1", principal
+    )
+
+
+async def add_witnessed(
+    conn: asyncpg.Connection, principal: str, origin: str, size: int, root: bytes, at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO audit_witnessed (principal, origin, tree_size, root_hash, witnessed_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        principal,
+        origin,
+        size,
+        root,
+        at,
     )
