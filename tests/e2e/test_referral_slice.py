@@ -79,7 +79,8 @@ def test_one_mail_to_the_functional_mailbox_without_personal_data(outcome_and_ne
 def test_audit_trails_hold_each_event_once_and_verify(outcome_and_net) -> None:  # type: ignore[no-untyped-def]
     outcome, net = outcome_and_net
     for principal, trail in outcome.trails.items():
-        kinds = sorted(e["type"] for e in trail)
+        # Reads of the referral are access-logged under its id too (Patientdatalagen).
+        kinds = sorted(e["type"] for e in trail if ".referral." in e["type"])
         assert kinds == sorted(
             f"se.samverkan.referral.{k}.v1" for k in ("sent", "received", "accepted")
         ), principal

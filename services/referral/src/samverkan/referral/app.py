@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import FastAPI
 
 from samverkan.contracts import topics
 from samverkan.referral import api, consumers
+from samverkan.referral.service.consents import expiry_loop
+from samverkan.referral.service.context import Context, system_clock
 from samverkan.referral.settings import ReferralSettings
 from samverkan.runtime import cli, directory_view
 from samverkan.runtime.migrations import DIRECTORY_VIEW, MigrationSource
@@ -13,18 +18,26 @@ from samverkan.runtime.node import Node
 from samverkan.runtime.settings import ServiceSettings
 
 MIGRATIONS = MigrationSource("referral", "samverkan.referral")
+TOPICS = (topics.DIRECTORY, topics.REFERRAL, topics.CONSENT, topics.CONCERN, topics.CONSULTATION)
 
 
-def build(settings: ServiceSettings) -> tuple[Node, FastAPI]:
+def build(
+    settings: ServiceSettings, *, clock: Callable[[], datetime] = system_clock
+) -> tuple[Node, FastAPI]:
     node = Node(
         settings,
         service="referral",
         migrations=[DIRECTORY_VIEW, MIGRATIONS],
-        subscribe_to=(topics.DIRECTORY, topics.REFERRAL),
+        subscribe_to=TOPICS,
     )
+    ctx = Context(node, clock)
     directory_view.register(node)
-    consumers.register(node)
-    return node, node.http_app(api.router, title="Samverkan referral")
+    consumers.register(node.on, ctx)
+    node.background(expiry_loop(ctx))
+    app = node.http_app(*api.ROUTERS, title="Samverkan referral")
+    app.state.referral = ctx
+    api.install_refusals(app)
+    return node, app
 
 
 def main() -> int:

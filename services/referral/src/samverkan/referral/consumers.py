@@ -1,46 +1,127 @@
-"""Reactions to other principals' referral events: check the source, call a use case."""
+"""Reactions to events addressed to this principal: check who sent them, call a use case."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from samverkan.contracts import CloudEvent
+from samverkan.contracts.concern import (
+    ConcernFeedbackGiven,
+    ConcernReportReceived,
+    ConcernReportSubmitted,
+)
+from samverkan.contracts.consent import ConsentExpired, ConsentGiven, ConsentWithdrawn
+from samverkan.contracts.consultation import ConsultationAnswered, ConsultationRequested
+from samverkan.contracts.followup import (
+    ReferralCompleted,
+    ReferralContactScheduled,
+    ReferralFailed,
+    ReferralNoShow,
+    ReferralPutOnHold,
+    ReferralResumed,
+)
+from samverkan.contracts.parties import FunctionRef
 from samverkan.contracts.referral import (
     ReferralAccepted,
+    ReferralCancellationRequested,
+    ReferralCancelled,
+    ReferralForwarded,
     ReferralReceived,
     ReferralRejected,
     ReferralSent,
+    ReferralSuperseded,
 )
-from samverkan.referral import service
+from samverkan.referral.service import concerns, consents, consultations, inbound
+from samverkan.referral.service.context import Context, Later, Rejected
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
-from samverkan.runtime.node import Node
+
+FROM_RECIPIENT = (
+    ReferralReceived,
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralForwarded,
+    ReferralContactScheduled,
+    ReferralNoShow,
+    ReferralPutOnHold,
+    ReferralResumed,
+    ReferralCompleted,
+    ReferralFailed,
+    ReferralCancelled,
+)
+FROM_SENDER = (ReferralCancellationRequested, ReferralSuperseded)
+
+Apply = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 
 
-def register(node: Node) -> None:
-    async def referral_sent(tx: UnitOfWork, event: CloudEvent) -> None:
-        assert isinstance(event.data, ReferralSent)
-        if event.data.sender.principal != event.sourceprincipal:
-            raise Refused("the sender function belongs to another principal than the event source")
-        if event.data.recipient.principal != node.principal:
-            raise Refused("the recipient function belongs to another principal than this node")
+def _from(event: CloudEvent, party: str) -> FunctionRef:
+    """The function on whose behalf the event was emitted; it must be the source principal's."""
+    function: FunctionRef = getattr(event.data, party)
+    if function.principal != event.sourceprincipal:
+        raise Refused(f"the {party} function belongs to another principal than the event source")
+    return function
+
+
+def _guarded(party: str, apply: Apply) -> Apply:
+    async def handler(tx: UnitOfWork, event: CloudEvent) -> None:
+        _from(event, party)
         try:
-            await service.receive(node, tx, event.data)
-        except service.Rejected as exc:
+            await apply(tx, event)
+        except Rejected as exc:
             raise Refused(str(exc)) from None
-        except service.Later as exc:
+        except Later as exc:
             raise NotYet(str(exc)) from None
 
-    async def recipient_acted(tx: UnitOfWork, event: CloudEvent) -> None:
-        data = event.data
-        assert isinstance(data, ReferralReceived | ReferralAccepted | ReferralRejected)
-        if data.recipient.principal != event.sourceprincipal:
-            raise Refused(
-                "the recipient function belongs to another principal than the event source"
-            )
-        try:
-            await service.follow(tx, data)
-        except service.Rejected as exc:
-            raise Refused(str(exc)) from None
+    return handler
 
-    node.on(ReferralSent, referral_sent, addressed_to_me=True)
-    for event_class in (ReferralReceived, ReferralAccepted, ReferralRejected):
-        node.on(event_class, recipient_acted, addressed_to_me=True)
+
+def register(node_on: Callable[..., None], ctx: Context) -> None:
+    def on(event_class: type, party: str, apply: Apply) -> None:
+        node_on(event_class, _guarded(party, apply), addressed_to_me=True)
+
+    async def sent(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ReferralSent)
+        if event.data.recipient.principal != ctx.principal:
+            raise Rejected("the recipient function belongs to another principal than this node")
+        await inbound.receive(ctx, tx, event.data)
+
+    async def followed(tx: UnitOfWork, event: CloudEvent) -> None:
+        await inbound.follow(ctx, tx, event.data)  # type: ignore[arg-type]
+
+    async def consent_given(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ConsentGiven)
+        await consents.given_elsewhere(tx, event.data)
+
+    async def consent_ended(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ConsentWithdrawn | ConsentExpired)
+        await consents.ended_elsewhere(ctx, tx, event.data)
+
+    async def concern_submitted(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ConcernReportSubmitted)
+        await concerns.received(ctx, tx, event.data)
+
+    async def concern_followed(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ConcernReportReceived | ConcernFeedbackGiven)
+        await concerns.follow(tx, event.data)
+
+    async def consultation_requested(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ConsultationRequested)
+        await consultations.requested(tx, event.data)
+
+    async def consultation_answered(tx: UnitOfWork, event: CloudEvent) -> None:
+        assert isinstance(event.data, ConsultationAnswered)
+        await consultations.answered(tx, event.data)
+
+    on(ReferralSent, "sender", sent)
+    for event_class in FROM_RECIPIENT:
+        on(event_class, "recipient", followed)
+    for event_class in FROM_SENDER:
+        on(event_class, "sender", followed)
+    on(ConsentGiven, "holder", consent_given)
+    on(ConsentWithdrawn, "holder", consent_ended)
+    on(ConsentExpired, "holder", consent_ended)
+    on(ConcernReportSubmitted, "reporter", concern_submitted)
+    on(ConcernReportReceived, "recipient", concern_followed)
+    on(ConcernFeedbackGiven, "recipient", concern_followed)
+    on(ConsultationRequested, "requester", consultation_requested)
+    on(ConsultationAnswered, "counterpart", consultation_answered)

@@ -1,0 +1,1 @@
+"""The referral service's domain: referrals, consents, reports of concern, consultations."""
