@@ -10,10 +10,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from samverkan.contracts import topics
-from samverkan.contracts.events import DataClassification, Event, LegalBasis
+from samverkan.contracts.events import PAYLOAD_CONFIG, DataClassification, Event, LegalBasis
 from samverkan.contracts.parties import Child, Decider, FunctionRef
 from samverkan.contracts.values import FreeText, PersonId, ShortText, Slug
 
@@ -33,7 +33,7 @@ class DataCategory(StrEnum):
 class ConsentRecipient(BaseModel):
     """A recipient in scope: one function at a principal, or the whole principal if no function."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
     principal: Slug
     function: Slug | None = None
 
@@ -41,7 +41,7 @@ class ConsentRecipient(BaseModel):
 class ConsentScope(BaseModel):
     """Who may receive which information, for what, and for how long."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
     recipients: list[ConsentRecipient] = Field(min_length=1)
     purpose: ShortText
     data_categories: list[DataCategory] = Field(min_length=1)
@@ -53,7 +53,7 @@ class MaturityAssessment(BaseModel):
     """The staff's note on whether the child is mature enough to decide alone; the child's own
     view weighs more with age and maturity."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
     child_age: int = Field(ge=0, le=20)
     mature_enough_to_decide: bool
     assessed_by: PersonId

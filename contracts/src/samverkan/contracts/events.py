@@ -24,6 +24,14 @@ class LegalBasis(StrEnum):
     NONE = "none"  # no personal data crosses
 
 
+# Payload models read leniently and publish strictly: a node ignores fields a newer minor
+# version added (principals upgrade independently), while the generated JSON Schemas stay closed,
+# stating exactly what this version emits and keeping the compatibility check precise.
+PAYLOAD_CONFIG = ConfigDict(
+    frozen=True, extra="ignore", json_schema_extra={"additionalProperties": False}
+)
+
+
 class Event(BaseModel):
     """An event payload. Subclasses set TYPE (CloudEvents `type`) and TOPIC (Kafka topic).
 
@@ -33,7 +41,7 @@ class Event(BaseModel):
     producer states otherwise.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
 
     TYPE: ClassVar[str]
     TOPIC: ClassVar[str]

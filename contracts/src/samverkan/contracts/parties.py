@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from samverkan.contracts.events import PAYLOAD_CONFIG
 from samverkan.contracts.values import Personnummer, ShortText, Slug
 
 
@@ -27,7 +28,7 @@ class Decider(StrEnum):
 class FunctionRef(BaseModel):
     """A function (role / functional mailbox) at a principal: the sender or recipient of a referral."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
     principal: Slug
     function: Slug
 
@@ -35,6 +36,6 @@ class FunctionRef(BaseModel):
 class Child(BaseModel):
     """The child a referral, consent or report of concern is about. Personal data."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
     personnummer: Personnummer
     name: ShortText

@@ -9,10 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from samverkan.contracts import topics
-from samverkan.contracts.events import DataClassification, Event, LegalBasis
+from samverkan.contracts.events import PAYLOAD_CONFIG, DataClassification, Event, LegalBasis
 from samverkan.contracts.parties import Child, Decider, FunctionRef, Need
 from samverkan.contracts.values import FreeText, PersonId, ShortText, Slug
 
@@ -20,7 +20,7 @@ from samverkan.contracts.values import FreeText, PersonId, ShortText, Slug
 class ConsentStatement(BaseModel):
     """The consent (samtycke) that allows the referral's personal data to cross principals."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = PAYLOAD_CONFIG
     decided_by: Decider
     purpose: ShortText
     given_at: datetime
