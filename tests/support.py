@@ -69,7 +69,8 @@ async def running(node: Node, app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def school_to_health_centre(school: str, region: str) -> list[CloudEvent]:
-    """Directory events: a school nurse in `school` whose counterpart is a UPH team in `region`."""
+    """Directory events: a school nurse in `school` whose counterpart is a UPH team in `region`
+    (the school's entries first, then the region's)."""
     start = date(2025, 1, 1)
     entries: list[tuple[str, Event]] = [
         (
@@ -107,6 +108,18 @@ def school_to_health_centre(school: str, region: str) -> list[CloudEvent]:
                 unit_name="Vårdcentralen",
                 unit_kind=UnitKind.HEALTH_CENTRE,
                 mailbox="uph@region.example",
+                valid_from=start,
+            ),
+        ),
+        (
+            region,  # the region confirms the contact: only a confirmed contact routes
+            FormalisedContactPublished(
+                principal=region,
+                contact="uph-sk",
+                function="uph",
+                counterpart_principal=school,
+                counterpart_function="skolskoterska",
+                need=Need.MEDICAL_PSYCHOLOGICAL,
                 valid_from=start,
             ),
         ),
