@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from samverkan.contracts import topics
 from samverkan.referral import api, consumers
-from samverkan.referral.service.consents import expiry_loop
+from samverkan.referral.service.consents import EXPIRY_INTERVAL_S, expiry_loop
 from samverkan.referral.service.context import Context, system_clock
 from samverkan.referral.settings import ReferralSettings
 from samverkan.runtime import cli, directory_view
@@ -22,8 +22,12 @@ TOPICS = (topics.DIRECTORY, topics.REFERRAL, topics.CONSENT, topics.CONCERN, top
 
 
 def build(
-    settings: ServiceSettings, *, clock: Callable[[], datetime] = system_clock
+    settings: ServiceSettings,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    expiry_interval_s: float = EXPIRY_INTERVAL_S,
 ) -> tuple[Node, FastAPI]:
+    """The service; tests inject the clock (and check expiry often) instead of waiting."""
     node = Node(
         settings,
         service="referral",
@@ -33,7 +37,7 @@ def build(
     ctx = Context(node, clock)
     directory_view.register(node)
     consumers.register(node.on, ctx)
-    node.background(expiry_loop(ctx))
+    node.background(expiry_loop(ctx, expiry_interval_s))
     app = node.http_app(*api.ROUTERS, title="Samverkan referral")
     app.state.referral = ctx
     api.install_refusals(app)
