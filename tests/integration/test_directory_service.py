@@ -1,18 +1,22 @@
-"""Two principals' directory services over the real broker: import, route, retire, keys, rebuild."""
+"""Directory services over the real broker: import, route, retire, keys, rebuild, forgeries."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
 import httpx
 import pytest
-from support import SECRET, eventually, running, settings, token, unique
+from aiokafka import AIOKafkaProducer
+from support import SECRET, eventually, read_topic, running, settings, token, unique
 
+from samverkan.contracts import CloudEvent, topics
+from samverkan.contracts.directory import FunctionPublished, UnitKind
+from samverkan.contracts.referral import FunctionRef
 from samverkan.directory.app import build
 from samverkan.directory.settings import DirectorySettings
 from samverkan.runtime import directory_view
@@ -238,3 +242,49 @@ async def _converges(node: Directory, principals: list[str], expected: Any) -> N
         await eventually("the node's map to equal the expected map", same, within=30)
     except AssertionError:
         assert await node.rows(principals) == expected  # shows the difference
+
+
+async def test_entries_published_for_another_principal_are_refused_and_dead_lettered(
+    database: str, kafka_bootstrap: str, stack: AsyncExitStack
+) -> None:
+    node = await start(stack, Directory(unique("kommun"), database, kafka_bootstrap))
+    attacker, victim = unique("attacker"), unique("region")
+    forged = CloudEvent.wrap(
+        FunctionPublished(
+            principal=victim,
+            function="uph-falsk",
+            name="UPH-team",
+            unit="vardcentralen",
+            unit_name="Vårdcentralen",
+            unit_kind=UnitKind.HEALTH_CENTRE,
+            mailbox="attacker@evil.example",
+            valid_from=date(2025, 1, 1),
+        ),
+        principal=attacker,
+        service="directory",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            forged.topic, forged.value(), key=forged.key(), headers=forged.headers()
+        )
+    finally:
+        await producer.stop()
+
+    def letter(records: list[Any]) -> list[dict[str, Any]]:
+        found = [json.loads(r.value) for r in records]
+        return [
+            d
+            for d in found
+            if d.get("consumer_group") == node.node.group
+            and dict(d.get("headers", {})).get("ce_id") == str(forged.id)
+        ]
+
+    records = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, lambda rs: bool(letter(rs)))
+    [dead] = letter(records)
+    assert "refused: a principal may only publish its own directory entries" in dead["reason"]
+    async with node.node.pool.acquire() as conn:
+        assert not await directory_view.exists(
+            conn, FunctionRef(principal=victim, function="uph-falsk")
+        )

@@ -97,7 +97,7 @@ def _export(document: DirectoryDocument, format: str, output: Path | None) -> in
     body: Any = (
         mcsd.bundle(document, date.today())
         if format == "mcsd"
-        else document.model_dump(mode="json", exclude_none=True)
+        else document.model_dump(mode="json", exclude_defaults=True)
     )
     text = json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     if output is None:
