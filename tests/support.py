@@ -27,6 +27,7 @@ from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import KafkaSettings, NodeSettings, ServiceSettings
+from samverkan.runtime.signing import generate_key
 
 SECRET = "test-secret-not-for-production-0123456789"
 T = TypeVar("T")
@@ -37,13 +38,23 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
+_SIGNING_KEYS: dict[str, str] = {}
+
+
+def signing_key(principal: str) -> str:
+    """The test principal's Ed25519 key (made on first use, the same for all its services)."""
+    return _SIGNING_KEYS.setdefault(principal, generate_key())
+
+
 def settings(
     cls: type[ServiceSettings], *, principal: str, dsn: str, kafka: str, **extra: Any
 ) -> Any:
     return cls(
         database_url=dsn,
         outbox_poll_interval_s=0.1,
-        node=NodeSettings(principal=principal, auth_jwt_key=SECRET),
+        node=NodeSettings(
+            principal=principal, auth_jwt_key=SECRET, signing_key=signing_key(principal)
+        ),
         kafka=KafkaSettings(bootstrap_servers=kafka, enable_idempotence=False),
         **extra,
     )

@@ -10,6 +10,7 @@ from support import (
     school_to_health_centre,
     seed_directory,
     settings,
+    signing_key,
     token,
     unique,
 )
@@ -20,6 +21,7 @@ from samverkan.devnet.embedded import EmbeddedKafka
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
 from samverkan.runtime.auth import Role
+from samverkan.runtime.signing import Signer, verify
 
 pytestmark = pytest.mark.integration
 
@@ -77,5 +79,7 @@ async def test_referral_survives_kafka_outage(database: str) -> None:
         assert str(event.data.referral_id) == referral_id
         assert mine[0].key == referral_id.encode()
         assert event.recipientprincipal == region
+        school_key = Signer(signing_key(school), "key-1").public_key_b64()
+        assert verify(school_key, list(mine[0].headers), mine[0].value), "published unsigned"
     finally:
         kafka.cleanup()

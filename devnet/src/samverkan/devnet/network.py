@@ -25,6 +25,7 @@ import httpx
 from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres, free_port, start_child
 from samverkan.devnet.smtp import MailCatcher
 from samverkan.runtime.auth import Role, issue_token
+from samverkan.runtime.signing import generate_key
 
 SERVICES = ("directory", "referral", "notification", "audit")
 PRINCIPALS = ("sjostad-kommun", "vastra-regionen")
@@ -113,6 +114,7 @@ class ServiceProcess:
 class Principal:
     id: str
     auth_secret: str
+    signing_key: str = field(default_factory=generate_key)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     postgres: EmbeddedPostgres | None = None
 
@@ -177,6 +179,8 @@ class Network:
             **_inherited_env(),
             "SAMVERKAN_PRINCIPAL": principal.id,
             "SAMVERKAN_AUTH_JWT_KEY": principal.auth_secret,
+            "SAMVERKAN_SIGNING_KEY": principal.signing_key,
+            "SAMVERKAN_SIGNING_KEY_ID": "key-1",
             "SAMVERKAN_LOG_LEVEL": os.environ.get("SAMVERKAN_LOG_LEVEL", "INFO"),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "false"),

@@ -28,6 +28,7 @@ from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate, pending
 from samverkan.runtime.outbox import OutboxRelay
 from samverkan.runtime.settings import ServiceSettings
+from samverkan.runtime.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,14 @@ class Node:
         self.group = f"{self.principal}.{service}"
         self.migrations = [RUNTIME, *migrations]
         self.broker = make_broker(settings.kafka, client_id=self.group)
+        self.signer = Signer.from_settings(settings.node)
+        if self.signer is None:
+            log.warning("no signing key configured: events of %s leave unsigned", self.group)
         self.relay = OutboxRelay(
             settings.database_url,
             self.broker,
             lock_name=self.group,
+            signer=self.signer,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
         self.consumer = EventConsumer(
@@ -94,6 +99,8 @@ class Node:
     async def dead_letter(self, letter: DeadLettered) -> None:
         event = self.event(letter)
         headers = {k: v.decode() for k, v in event.headers()}
+        if self.signer is not None:
+            headers = self.signer.sign_record(headers, event.value())
         future = await publish_record(self.broker, event.topic, event.key(), event.value(), headers)
         await future
 

@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from samverkan.runtime import faults, telemetry
 from samverkan.runtime.broker import publish_record
 from samverkan.runtime.db import connect
+from samverkan.runtime.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,17 @@ telemetry.meter.create_observable_gauge(
 
 class OutboxRelay:
     def __init__(
-        self, dsn: str, broker: KafkaBroker, *, lock_name: str, poll_interval_s: float = 0.5
+        self,
+        dsn: str,
+        broker: KafkaBroker,
+        *,
+        lock_name: str,
+        signer: Signer | None = None,
+        poll_interval_s: float = 0.5,
     ) -> None:
         self._dsn = dsn
         self._broker = broker
+        self._signer = signer
         self._lock_key = zlib.crc32(f"outbox-relay:{lock_name}".encode())
         self._poll_interval_s = poll_interval_s
         self._wakeup = asyncio.Event()
@@ -119,6 +127,8 @@ class OutboxRelay:
                 },
             )
             spans.append(span)
+            if self._signer is not None:
+                headers = self._signer.sign_record(headers, r["value"])
             futures.append(
                 await publish_record(self._broker, r["topic"], r["key"], r["value"], headers)
             )

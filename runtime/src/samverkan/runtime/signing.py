@@ -14,6 +14,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from samverkan.runtime.settings import NodeSettings
+
 SIGNATURE_HEADER = "ce_signature"
 KEY_ID_HEADER = "ce_signaturekeyid"
 _UNSIGNED = {SIGNATURE_HEADER, KEY_ID_HEADER}
@@ -37,6 +39,14 @@ def canonical_bytes(headers: Iterable[tuple[str, bytes]], value: bytes) -> bytes
 
 
 class Signer:
+    """This principal's signing key."""
+
+    @classmethod
+    def from_settings(cls, settings: NodeSettings) -> Signer | None:
+        if settings.signing_key is None:
+            return None
+        return cls(settings.signing_key.get_secret_value(), settings.signing_key_id)
+
     def __init__(self, private_key_b64: str, key_id: str) -> None:
         seed = base64.b64decode(private_key_b64, validate=True)
         if len(seed) != 32:
@@ -47,6 +57,15 @@ class Signer:
     def public_key_b64(self) -> str:
         raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return base64.b64encode(raw).decode()
+
+    def sign_bytes(self, message: bytes) -> bytes:
+        """A raw Ed25519 signature over `message` (for formats with their own framing)."""
+        return self._key.sign(message)
+
+    def sign_record(self, headers: dict[str, str], value: bytes) -> dict[str, str]:
+        """Kafka record headers (as text) with the signature and key id added."""
+        signed = self.sign([(k, v.encode()) for k, v in headers.items()], value)
+        return {k: v.decode() for k, v in signed}
 
     def sign(self, headers: list[tuple[str, bytes]], value: bytes) -> list[tuple[str, bytes]]:
         """The headers with the signature and key id added."""
