@@ -16,6 +16,7 @@ class PySpy:
 
     def __init__(self, pid: int, output: Path) -> None:
         self.output = output
+        output.parent.mkdir(parents=True, exist_ok=True)
         exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         argv = [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "200"]
         self._proc = subprocess.Popen(
