@@ -15,8 +15,10 @@ from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
 from samverkan.devnet.network import external_database
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_bootstrap() -> Iterator[str]:
+    """A broker per test module (the embedded one starts in a blink): no module reads another's
+    leftovers, such as events from principals whose keys it never learns."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield external

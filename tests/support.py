@@ -19,6 +19,7 @@ from samverkan.contracts import CloudEvent, Event
 from samverkan.contracts.directory import (
     FormalisedContactPublished,
     FunctionPublished,
+    PublicKeyPublished,
     UnitKind,
 )
 from samverkan.contracts.envelope import LegalBasis
@@ -27,7 +28,7 @@ from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import KafkaSettings, NodeSettings, ServiceSettings
-from samverkan.runtime.signing import generate_key
+from samverkan.runtime.signing import Signer, generate_key
 
 SECRET = "test-secret-not-for-production-0123456789"
 T = TypeVar("T")
@@ -39,6 +40,7 @@ def unique(prefix: str) -> str:
 
 
 _SIGNING_KEYS: dict[str, str] = {}
+KEY_ID = "key-1"
 
 
 def signing_key(principal: str) -> str:
@@ -55,7 +57,9 @@ def settings(
         node=NodeSettings(
             principal=principal, auth_jwt_key=SECRET, signing_key=signing_key(principal)
         ),
-        kafka=KafkaSettings(bootstrap_servers=kafka, enable_idempotence=False),
+        kafka=KafkaSettings(
+            bootstrap_servers=kafka, enable_idempotence=False, fetch_max_wait_ms=50
+        ),
         **extra,
     )
 
@@ -138,9 +142,35 @@ def school_to_health_centre(school: str, region: str) -> list[CloudEvent]:
     return [CloudEvent.wrap(e, principal=p, service="directory") for p, e in entries]
 
 
-async def seed_directory(node: Node, events: list[CloudEvent]) -> None:
+def public_key_event(principal: str) -> CloudEvent:
+    """The principal's PublicKeyPublished for its test signing key, as its directory would send it."""
+    data = PublicKeyPublished(
+        principal=principal,
+        key_id=KEY_ID,
+        algorithm="ed25519",
+        public_key=Signer(signing_key(principal), KEY_ID).public_key_b64(),
+        valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    return CloudEvent.wrap(data, principal=principal, service="directory")
+
+
+def signed_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
+    """The event's headers signed by its source principal's test key, as its relay would."""
+    return Signer(signing_key(event.sourceprincipal), KEY_ID).sign(event.headers(), event.value())
+
+
+async def seed_keys(node: Node, *principals: str) -> None:
+    """Let the node know these principals' public keys, as their directories would tell it."""
     async with node.uow() as tx:
-        for event in events:
+        for principal in principals:
+            await directory_view.apply(tx, public_key_event(principal))
+
+
+async def seed_directory(node: Node, events: list[CloudEvent]) -> None:
+    """Apply directory events to the node's read model, with each named principal's public key."""
+    principals = sorted({e.sourceprincipal for e in events})
+    async with node.uow() as tx:
+        for event in [*map(public_key_event, principals), *events]:
             await directory_view.apply(tx, event)
 
 

@@ -12,7 +12,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from support import SECRET, eventually, referral_sent, running, token, unique
+from support import (
+    SECRET,
+    eventually,
+    referral_sent,
+    running,
+    seed_keys,
+    signed_headers,
+    signing_key,
+    token,
+    unique,
+)
 
 from samverkan.audit import exports
 from samverkan.audit.app import build, prepare_database
@@ -20,7 +30,6 @@ from samverkan.audit.settings import AuditSettings
 from samverkan.contracts import CloudEvent
 from samverkan.runtime.auth import Role
 from samverkan.runtime.settings import KafkaSettings, NodeSettings
-from samverkan.runtime.signing import generate_key
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +52,7 @@ async def _roles(dsn: str) -> tuple[str, str]:
 
 async def _send(producer: AIOKafkaProducer, event: CloudEvent) -> bytes:
     value = event.value()
-    await producer.send_and_wait(event.topic, value, key=event.key(), headers=event.headers())
+    await producer.send_and_wait(event.topic, value, key=event.key(), headers=signed_headers(event))
     return value
 
 
@@ -58,7 +67,7 @@ async def test_service_role_appends_only_and_exports_verify_offline(
         pseudonym_key="pseudonym-key-for-tests",
         checkpoint_interval_s=0.2,
         outbox_poll_interval_s=0.1,
-        node=NodeSettings(principal=me, auth_jwt_key=SECRET, signing_key=generate_key()),
+        node=NodeSettings(principal=me, auth_jwt_key=SECRET, signing_key=signing_key(me)),
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
     )
     node, app = build(settings)
@@ -66,7 +75,9 @@ async def test_service_role_appends_only_and_exports_verify_offline(
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     async with running(node, app) as client:
-        mine, theirs = referral_sent(me, region), referral_sent(unique("a"), unique("b"))
+        other = unique("a")
+        await seed_keys(node, me, region, other)
+        mine, theirs = referral_sent(me, region), referral_sent(other, unique("b"))
         await _send(producer, mine)
         their_value = await _send(producer, theirs)
         await producer.stop()

@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from support import SECRET, eventually, referral_sent, running, unique
+from support import (
+    SECRET,
+    eventually,
+    referral_sent,
+    running,
+    seed_keys,
+    signed_headers,
+    signing_key,
+    unique,
+)
 
 from samverkan.audit import service
 from samverkan.audit.app import build
@@ -20,7 +29,6 @@ from samverkan.audit.settings import AuditSettings
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.audit import CheckpointInconsistent, CheckpointSigned
 from samverkan.runtime.settings import KafkaSettings, NodeSettings
-from samverkan.runtime.signing import generate_key
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +37,7 @@ async def test_witnesses_cosign_each_other_and_alert_on_a_fork(
     new_database: Callable[[], str], kafka_bootstrap: str
 ) -> None:
     a, b = unique("kommun"), unique("region")
-    private = {a: generate_key(), b: generate_key()}
+    private = {a: signing_key(a), b: signing_key(b)}
     public = {p: base64.b64encode(NoteSigner(k).public_key).decode() for p, k in private.items()}
 
     # Seeded the way the directory view will answer once it carries public keys.
@@ -58,9 +66,11 @@ async def test_witnesses_cosign_each_other_and_alert_on_a_fork(
     await producer.start()
     try:
         async with running(node_a, app_a), running(node_b, app_b):
+            await seed_keys(node_a, a, b)
+            await seed_keys(node_b, a, b)
             event = referral_sent(a, b)
             await producer.send_and_wait(
-                event.topic, event.value(), key=event.key(), headers=event.headers()
+                event.topic, event.value(), key=event.key(), headers=signed_headers(event)
             )
 
             async def cosigned(node, by: str) -> asyncpg.Record | None:  # type: ignore[no-untyped-def]
@@ -97,7 +107,7 @@ async def test_witnesses_cosign_each_other_and_alert_on_a_fork(
                 service="audit",
             )
             await producer.send_and_wait(
-                fork.topic, fork.value(), key=fork.key(), headers=fork.headers()
+                fork.topic, fork.value(), key=fork.key(), headers=signed_headers(fork)
             )
 
             async def alerted() -> asyncpg.Record | None:

@@ -12,7 +12,18 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from support import SECRET, eventually, read_topic, running, settings, token, unique
+from support import (
+    SECRET,
+    eventually,
+    read_topic,
+    running,
+    seed_keys,
+    settings,
+    signed_headers,
+    signing_key,
+    token,
+    unique,
+)
 
 from samverkan.contracts import CloudEvent, topics
 from samverkan.contracts.directory import FunctionPublished, UnitKind
@@ -42,6 +53,7 @@ class Directory:
     def __init__(self, principal: str, dsn: str, kafka: str, **node: Any) -> None:
         self.principal = principal
         config = settings(DirectorySettings, principal=principal, dsn=dsn, kafka=kafka)
+        node = {"signing_key": signing_key(principal), **node}
         config.node = NodeSettings(principal=principal, auth_jwt_key=SECRET, **node)
         self.node, self.app = build(config)
         self.client: httpx.AsyncClient
@@ -185,9 +197,31 @@ async def test_two_principals_route_retire_rotate_and_a_late_node_rebuilds_the_m
     )
     assert f"function {municipality_id}/skolkurator-hamnskolan was retired on" in retired
 
-    # Rotation: the region restarts with a new key; the old one is superseded after the overlap.
+    # Rotation, step 1: the region announces its next key, signed by the key peers trust.
     await stack.aclose()
     key_2 = generate_key()
+    region = await start(
+        stack,
+        Directory(
+            region.principal,
+            region.node.settings.database_url,
+            kafka_bootstrap,
+            signing_key=key_1,
+            signing_key_id="key-1",
+            signing_next_key=key_2,
+            signing_next_key_id="key-2",
+        ),
+    )
+    municipality = await start(
+        stack, Directory(municipality_id, municipality.node.settings.database_url, kafka_bootstrap)
+    )
+    await eventually("the announced next key", lambda: key_at(municipality.node, "key-2", now))
+    assert await key_at(municipality.node, "key-1", datetime.now(UTC) + timedelta(hours=25)) == (
+        public_1
+    ), "announcing the next key supersedes nothing yet"
+
+    # Step 2: the region signs with the new key; the old one is superseded after the overlap.
+    await stack.aclose()
     region = await start(
         stack,
         Directory(
@@ -212,7 +246,8 @@ async def test_two_principals_route_retire_rotate_and_a_late_node_rebuilds_the_m
     late = await start(stack, Directory(unique("late"), new_database(), kafka_bootstrap))
     principals = [municipality_id, region_id]
     expected = await municipality.rows(principals)
-    assert len(expected["dir_functions"]) == 11 and len(expected["dir_keys"]) == 2
+    # Keys: the municipality's, and the region's first and rotated ones.
+    assert len(expected["dir_functions"]) == 11 and len(expected["dir_keys"]) == 3
     await _converges(late, principals, expected)
 
     # A reset read model (or a node joining after retention) is rebuilt by republishing.
@@ -249,6 +284,7 @@ async def test_entries_published_for_another_principal_are_refused_and_dead_lett
 ) -> None:
     node = await start(stack, Directory(unique("kommun"), database, kafka_bootstrap))
     attacker, victim = unique("attacker"), unique("region")
+    await seed_keys(node.node, attacker)  # a known principal, signing as itself
     forged = CloudEvent.wrap(
         FunctionPublished(
             principal=victim,
@@ -267,7 +303,7 @@ async def test_entries_published_for_another_principal_are_refused_and_dead_lett
     await producer.start()
     try:
         await producer.send_and_wait(
-            forged.topic, forged.value(), key=forged.key(), headers=forged.headers()
+            forged.topic, forged.value(), key=forged.key(), headers=signed_headers(forged)
         )
     finally:
         await producer.stop()

@@ -15,6 +15,7 @@ from support import (
     school_to_health_centre,
     seed_directory,
     settings,
+    signed_headers,
     unique,
 )
 
@@ -31,7 +32,7 @@ async def _send(producer: AIOKafkaProducer, event: CloudEvent, value: bytes | No
         event.topic,
         value if value is not None else event.value(),
         key=event.key(),
-        headers=event.headers(),
+        headers=signed_headers(event),
         partition=0,
     )
 
@@ -61,7 +62,7 @@ async def test_duplicate_applied_once_and_poison_dead_lettered(
                 bad_header.value(),
                 key=bad_header.key(),
                 partition=0,
-                headers=[*bad_header.headers(), ("ce_subject", b"\xff\xfe not utf-8")],
+                headers=[*signed_headers(bad_header), ("ce_subject", b"\xff\xfe not utf-8")],
             )
             await _send(producer, second)  # after the poison, in the same partition
 

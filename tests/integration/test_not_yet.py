@@ -13,6 +13,7 @@ from support import (
     school_to_health_centre,
     seed_directory,
     settings,
+    signed_headers,
     unique,
 )
 
@@ -40,7 +41,7 @@ async def test_referral_waits_for_the_directory_then_applies(
         async with running(node, app):
             await seed_directory(node, school_entries)  # the recipient function is missing
             await producer.send_and_wait(
-                event.topic, event.value(), key=event.key(), headers=event.headers()
+                event.topic, event.value(), key=event.key(), headers=signed_headers(event)
             )
             await asyncio.sleep(2)
             assert await node.pool.fetchval("SELECT count(*) FROM referrals") == 0

@@ -8,7 +8,15 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from support import eventually, running, school_to_health_centre, seed_directory, settings, unique
+from support import (
+    eventually,
+    running,
+    school_to_health_centre,
+    seed_directory,
+    settings,
+    signed_headers,
+    unique,
+)
 
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.envelope import LegalBasis
@@ -45,7 +53,7 @@ def _referral(school: str, region: str, sent_at: datetime) -> CloudEvent:
 
 async def _send(producer: AIOKafkaProducer, event: CloudEvent) -> None:
     await producer.send_and_wait(
-        event.topic, event.value(), key=event.key(), headers=event.headers(), partition=0
+        event.topic, event.value(), key=event.key(), headers=signed_headers(event), partition=0
     )
 
 

@@ -184,6 +184,7 @@ class Network:
             "SAMVERKAN_LOG_LEVEL": os.environ.get("SAMVERKAN_LOG_LEVEL", "INFO"),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "false"),
+            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "50"),
         }
         ports = {s: free_port() for s in SERVICES}
         for service in SERVICES:

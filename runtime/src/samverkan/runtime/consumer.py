@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faststream.kafka.message import KafkaMessage
 from opentelemetry import trace
@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 # Sees every valid event with the record it came in (the audit trail keeps the exact bytes).
 Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
+# Decides whether the event may be believed at all (raises Refused or NotYet); runs first.
+Verify = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
+
+NOT_YET_PAUSE_S = 0.2
+NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
 
 # A dead letter keeps the original value up to this size, and its size and SHA-256 always.
 DEAD_LETTER_VALUE_LIMIT = 64 * 1024
@@ -62,7 +67,15 @@ class Refused(Exception):
 
 
 class NotYet(Exception):
-    """Raised by a handler for an event that may apply later (e.g. a read model still catching up)."""
+    """Raised by a handler for an event that may apply later (e.g. a read model still catching up).
+
+    `waits_for` names what is awaited; records waiting for the same thing share one retry
+    window, so a flood of them costs one window, not one each.
+    """
+
+    def __init__(self, reason: str, *, waits_for: str | None = None) -> None:
+        super().__init__(reason)
+        self.waits_for = waits_for
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -114,6 +127,7 @@ class EventConsumer:
         dead_letter: Callable[[DeadLettered], Awaitable[Any]],
         max_attempts: int,
         retry_window_s: float,
+        verify: Verify | None = None,
     ) -> None:
         self.group = group
         self._principal = principal
@@ -121,10 +135,13 @@ class EventConsumer:
         self._dead_letter = dead_letter
         self._max_attempts = max_attempts
         self._retry_window_s = retry_window_s
+        self._verify = verify
         self._routes: dict[str, Route] = {}
         self._tap: Tap | None = None
         self._backoff_s = 0.5
-        self._waiting_since: dict[tuple[str, int, int], float] = {}
+        # Per awaited thing (a record's position, or a named precondition): when this wait began
+        # and when it was last hit.
+        self._waiting_since: dict[object, tuple[float, float]] = {}
         self.applied_total = 0
         self.dead_lettered_total = 0
 
@@ -171,6 +188,9 @@ class EventConsumer:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 async with self._uow() as tx:
+                    # Before the inbox claim: a forgery must not use up the genuine event's id.
+                    if self._verify is not None:
+                        await self._verify(tx, event, record)
                     if await tx.claim(self.group, event.id):
                         await route.handler(tx, event)
                         self.applied_total += 1
@@ -179,7 +199,7 @@ class EventConsumer:
                 await self._reject(msg, record, f"refused: {exc}")
                 return
             except NotYet as exc:
-                await self._not_yet(msg, record, str(exc))
+                await self._not_yet(msg, record, exc)
                 return
             except Exception as exc:
                 if is_transient(exc):
@@ -214,21 +234,27 @@ class EventConsumer:
             return None
         return route
 
-    async def _not_yet(self, msg: KafkaMessage, record: ConsumerRecord, reason: str) -> None:
-        since = self._waiting_since.setdefault(_position(record), time.monotonic())
-        if time.monotonic() - since < self._retry_window_s:
+    async def _not_yet(self, msg: KafkaMessage, record: ConsumerRecord, exc: NotYet) -> None:
+        scope, now = exc.waits_for or _position(record), time.monotonic()
+        since, last = self._waiting_since.get(scope, (now, now))
+        if now - last > NOT_YET_QUIET_S:
+            since = now  # that earlier wait ended; this is a new one
+        self._waiting_since[scope] = (since, now)
+        if now - since < self._retry_window_s:
             log.info(
                 "%s[%d]@%d not applicable yet: %s",
                 record.topic,
                 record.partition,
                 record.offset,
-                reason,
+                exc,
             )
-            await self._rewind(msg)
+            # What it waits for usually arrives on another partition of this same consumer: set
+            # this partition aside for a moment and let the consumer serve the others meanwhile.
+            await msg.nack()
+            _pause_briefly(msg, record)
             return
-        self._waiting_since.pop(_position(record), None)
         await self._reject(
-            msg, record, f"still not applicable after {self._retry_window_s:.0f}s: {reason}"
+            msg, record, f"still not applicable after {self._retry_window_s:.0f}s: {exc}"
         )
 
     async def _reject(self, msg: KafkaMessage, record: ConsumerRecord, reason: str) -> None:
@@ -272,6 +298,21 @@ class EventConsumer:
             # A rebalance took the partition away; whoever gets it re-reads from the last commit
             # and the inbox makes the redelivery harmless.
             log.warning("offset commit failed (%s); the record will be redelivered", exc)
+
+
+def _pause_briefly(msg: KafkaMessage, record: ConsumerRecord) -> None:
+    consumer = getattr(msg, "consumer", None)
+    if not isinstance(consumer, AIOKafkaConsumer):
+        return
+    partition = TopicPartition(record.topic, record.partition)
+    consumer.pause(partition)
+
+    def resume() -> None:
+        # After a rebalance the partition may be someone else's; nothing to resume then.
+        if partition in consumer.assignment():
+            consumer.resume(partition)
+
+    asyncio.get_running_loop().call_later(NOT_YET_PAUSE_S, resume)
 
 
 def _position(record: ConsumerRecord) -> tuple[str, int, int]:

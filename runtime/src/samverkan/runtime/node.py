@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.deadletter import DeadLettered
-from samverkan.runtime import problems, telemetry
+from samverkan.runtime import problems, telemetry, trust
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
 from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_record, raw_body
 from samverkan.runtime.db import UnitOfWork, create_pool
@@ -65,6 +65,7 @@ class Node:
             dead_letter=self.dead_letter,
             max_attempts=settings.consumer_max_attempts,
             retry_window_s=settings.consumer_retry_window_s,
+            verify=trust.check if settings.node.verify_signatures else None,
         )
         self._subscribe_to = subscribe_to
         self._background: list[Callable[[], Awaitable[None]]] = []
@@ -118,6 +119,7 @@ class Node:
                 *self._subscribe_to,
                 group_id=self.group,
                 auto_offset_reset="earliest",
+                fetch_max_wait_ms=self.settings.kafka.fetch_max_wait_ms,
                 ack_policy=AckPolicy.MANUAL,
                 parser=parse_record,
                 decoder=raw_body,

@@ -26,9 +26,28 @@ class NodeSettings(BaseSettings):
         "every event it publishes; `samverkan-dev keygen` makes one.",
     )
     signing_key_id: Slug = Field(default="key-1", description="The id the public key is known by.")
+    signing_next_key: SecretStr | None = Field(
+        default=None,
+        description="Rotation, step 1: the key that will sign next. The directory announces it "
+        "under the current key; step 2 makes it SIGNING_KEY (with its id) once announced.",
+    )
+    signing_next_key_id: Slug | None = Field(default=None, description="The next key's id.")
+    verify_signatures: bool = Field(
+        default=True,
+        description="Refuse events not signed by the key of the principal they name. Switch off "
+        "only to read a backbone that predates signing.",
+    )
     auth_jwt_issuer: str = "samverkan-dev"
     auth_jwt_audience: str = "samverkan"
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _next_key_has_its_own_id(self) -> NodeSettings:
+        if (self.signing_next_key is None) != (self.signing_next_key_id is None):
+            raise ValueError("signing_next_key and signing_next_key_id go together")
+        if self.signing_next_key_id is not None and self.signing_next_key_id == self.signing_key_id:
+            raise ValueError("the next signing key needs a new key id")
+        return self
 
     @model_validator(mode="after")
     def _hmac_key_long_enough(self) -> NodeSettings:
@@ -50,6 +69,12 @@ class KafkaSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        description="How long a fetch waits for new records. A real Kafka answers as soon as "
+        "data arrives; the embedded broker waits it out, so devnet uses 50.",
+    )
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
 

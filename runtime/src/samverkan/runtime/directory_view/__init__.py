@@ -7,8 +7,13 @@ service can republish all its entries, so no node depends on retention or log co
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from samverkan.runtime.node import Node
+
 from samverkan.runtime.directory_view.entries import DIRECTORY_EVENTS, apply
-from samverkan.runtime.directory_view.keys import key
+from samverkan.runtime.directory_view.keys import key, known
 from samverkan.runtime.directory_view.routing import (
     AmbiguousRoute,
     Function,
@@ -17,7 +22,6 @@ from samverkan.runtime.directory_view.routing import (
     exists,
     function,
 )
-from samverkan.runtime.node import Node
 
 __all__ = [
     "DIRECTORY_EVENTS",
@@ -29,6 +33,7 @@ __all__ = [
     "exists",
     "function",
     "key",
+    "known",
     "register",
 ]
 

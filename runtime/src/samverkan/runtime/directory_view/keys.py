@@ -23,3 +23,15 @@ async def key(conn: asyncpg.Connection, principal: str, key_id: str, at: datetim
     `at`: published, not revoked by then, and not compromised by then (a compromised key whose
     compromise time is unknown is trusted at no time). None otherwise."""
     return await conn.fetchval(_TRUSTED_AT, principal, key_id, at)
+
+
+async def known(conn: asyncpg.Connection, principal: str, key_id: str | None = None) -> bool:
+    """Whether this node knows any key of `principal` (or that key id), valid or not."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM dir_keys WHERE principal = $1 AND public_key IS NOT NULL"
+            " AND ($2::text IS NULL OR key_id = $2))",
+            principal,
+            key_id,
+        )
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -40,7 +41,9 @@ class Entry:
 
     def leaf_fields(self) -> dict[str, Any]:
         """The leaf as JSON-ready fields: times in ISO 8601 UTC, bytes in hex."""
-        fields: dict[str, Any] = asdict(self)
+        # A shallow dict, not dataclasses.asdict: asdict deep-copies every value, and that copy
+        # was three quarters of the verify command's time. The headers list is only read.
+        fields: dict[str, Any] = {f.name: getattr(self, f.name) for f in _FIELDS}
         fields.update(
             event_id=str(self.event_id),
             event_time=_utc(self.event_time),
@@ -84,6 +87,9 @@ class Entry:
             payload_sha256=None if row["payload_sha256"] is None else bytes(row["payload_sha256"]),
             actor=row["actor"],
         )
+
+
+_FIELDS = dataclass_fields(Entry)
 
 
 def _utc(moment: datetime) -> str:

@@ -14,15 +14,14 @@ from samverkan.runtime.db import connect
 log = logging.getLogger(__name__)
 
 APPEND_ONLY = ("audit_log", "audit_checkpoints", "audit_cosignatures", "audit_witnessed")
-# The plumbing the runtime needs: the relay marks outbox rows, the directory view upserts.
+# The plumbing the runtime needs: the relay marks outbox rows, the directory view (every
+# dir_* table, whatever the directory view's migrations add) upserts.
 OPERATIONAL = {
     "outbox": "SELECT, INSERT, UPDATE",
     "inbox": "SELECT, INSERT",
     "schema_migrations": "SELECT",
-    "dir_principals": "SELECT, INSERT, UPDATE",
-    "dir_functions": "SELECT, INSERT, UPDATE",
-    "dir_contacts": "SELECT, INSERT, UPDATE",
 }
+DIRECTORY_VIEW_RIGHTS = "SELECT, INSERT, UPDATE"
 
 
 def _ident(name: str) -> str:
@@ -54,6 +53,8 @@ async def grant_service_role(owner_url: str, service_url: str) -> str | None:
             for table, rights in OPERATIONAL.items():
                 if table in existing:
                     await owner.execute(f"GRANT {rights} ON {table} TO {who}")
+            for table in sorted(t for t in existing if t.startswith("dir_")):
+                await owner.execute(f"GRANT {DIRECTORY_VIEW_RIGHTS} ON {table} TO {who}")
             await owner.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}")
     finally:
         await owner.close()

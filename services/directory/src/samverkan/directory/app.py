@@ -61,6 +61,7 @@ def directory_of(node: Node, uow: Callable[[], UnitOfWork]) -> service.Directory
         uow=uow,
         wrap=node.event,
         signing_key=signing_key(settings),
+        next_signing_key=next_signing_key(settings),
         key_overlap=timedelta(hours=overlap),
     )
 
@@ -70,6 +71,13 @@ def signing_key(settings: ServiceSettings) -> SigningKey | None:
     if secret is None:
         return None
     key_id = settings.node.signing_key_id
+    return SigningKey(key_id, Signer(secret.get_secret_value(), key_id).public_key_b64())
+
+
+def next_signing_key(settings: ServiceSettings) -> SigningKey | None:
+    secret, key_id = settings.node.signing_next_key, settings.node.signing_next_key_id
+    if secret is None or key_id is None:
+        return None
     return SigningKey(key_id, Signer(secret.get_secret_value(), key_id).public_key_b64())
 
 

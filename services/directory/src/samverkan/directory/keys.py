@@ -2,9 +2,13 @@
 
 A key id names one public key forever and a revoked key id is never taken into use again, so
 every node can keep a key's history without ever having to forget or un-revoke anything.
-Rotation: configure a new key with a new key id; on its next start (or import) the directory
-publishes it and revokes every older key as superseded, effective after an overlap, so events
-signed with the old key by services not yet restarted are still trusted meanwhile.
+Rotation takes two steps, because other nodes believe a new key only when a key they already
+trust announces it (a key that introduces itself is trusted only as a principal's first key):
+1. configure the next key (SIGNING_NEXT_KEY and its id): the directory publishes it, signed by
+   the current key;
+2. once announced, make it the signing key on every service: the directory revokes every older
+   key as superseded, effective after an overlap, so events signed with the old key by services
+   not yet restarted are still trusted meanwhile.
 """
 
 from __future__ import annotations
@@ -42,32 +46,35 @@ def key_changes(
     configured: SigningKey,
     at: datetime,
     overlap: timedelta,
+    next_key: SigningKey | None = None,
 ) -> list[Event]:
-    """Publish the configured key if new; supersede every other key still in force."""
-    current = keys.get(configured.key_id)
-    if isinstance(current, PublicKeyRevoked):
-        raise KeyProblem(
-            f"signing key id {configured.key_id!r} was revoked ({current.reason.value});"
-            " configure a new key under a new key id"
-        )
-    if current is not None and current.public_key != configured.public_key:
-        raise KeyProblem(
-            f"key id {configured.key_id!r} already names another public key;"
-            " give the new key a new key id"
-        )
+    """Publish the configured (and next) key if new; supersede every other key still in force."""
     events: list[Event] = []
-    if current is None:
-        events.append(
-            PublicKeyPublished(
-                principal=principal,
-                key_id=configured.key_id,
-                algorithm="ed25519",
-                public_key=configured.public_key,
-                valid_from=at,
+    for key in (configured, next_key) if next_key else (configured,):
+        current = keys.get(key.key_id)
+        if isinstance(current, PublicKeyRevoked):
+            raise KeyProblem(
+                f"signing key id {key.key_id!r} was revoked ({current.reason.value});"
+                " configure a new key under a new key id"
             )
-        )
+        if current is not None and current.public_key != key.public_key:
+            raise KeyProblem(
+                f"key id {key.key_id!r} already names another public key;"
+                " give the new key a new key id"
+            )
+        if current is None:
+            events.append(
+                PublicKeyPublished(
+                    principal=principal,
+                    key_id=key.key_id,
+                    algorithm="ed25519",
+                    public_key=key.public_key,
+                    valid_from=at,
+                )
+            )
+    in_use = {configured.key_id} | ({next_key.key_id} if next_key else set())
     for key_id, entry in sorted(keys.items()):
-        if key_id != configured.key_id and isinstance(entry, PublicKeyPublished):
+        if key_id not in in_use and isinstance(entry, PublicKeyPublished):
             events.append(
                 PublicKeyRevoked(
                     principal=principal,

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from samverkan.contracts import CloudEvent, Event
-from samverkan.contracts.directory import KeyRevocationReason, PublicKeyRevoked
+from samverkan.contracts.directory import KeyRevocationReason, PublicKeyPublished, PublicKeyRevoked
 from samverkan.directory import keys
 from samverkan.directory.domain import DirectoryDocument, changes
 from samverkan.directory.store import OwnEntries
@@ -33,6 +33,7 @@ class Directory:
     uow: Callable[[], UnitOfWork]
     wrap: Callable[[Event], CloudEvent]
     signing_key: keys.SigningKey | None = None
+    next_signing_key: keys.SigningKey | None = None
     key_overlap: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -101,6 +102,9 @@ async def republish(directory: Directory) -> int:
         entries = OwnEntries(tx.conn)
         await entries.lock()
         events = await entries.history()
+        # Keys first: a node rebuilding from scratch verifies every other entry with them, and an
+        # entry ahead of its key in a partition would wait for a key queued behind it.
+        events.sort(key=lambda e: not isinstance(e, PublicKeyPublished | PublicKeyRevoked))
         for event in events:
             await tx.publish(directory.wrap(event))
     return len(events)
@@ -140,6 +144,7 @@ def _key_changes(directory: Directory, current: dict[str, Event]) -> list[Event]
         directory.signing_key,
         directory.clock(),
         directory.key_overlap,
+        directory.next_signing_key,
     )
 
 

@@ -1,0 +1,88 @@
+"""Nothing forged is believed: unsigned, altered or mis-attributed events are dead-lettered as
+security alerts, nothing of them is applied, and the partition keeps flowing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from support import (
+    eventually,
+    read_topic,
+    referral_sent,
+    running,
+    school_to_health_centre,
+    seed_directory,
+    seed_keys,
+    settings,
+    signed_headers,
+    signing_key,
+    unique,
+)
+
+from samverkan.contracts import topics
+from samverkan.referral.app import build
+from samverkan.referral.settings import ReferralSettings
+from samverkan.runtime.signing import Signer
+
+pytestmark = pytest.mark.integration
+
+
+async def test_forgeries_are_dead_lettered_and_genuine_events_still_apply(
+    database: str, kafka_bootstrap: str
+) -> None:
+    school, region, intruder = unique("school"), unique("region"), unique("intruder")
+    node, app = build(
+        settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
+    )
+    unsigned, altered, impostor, genuine = (referral_sent(school, region) for _ in range(4))
+    # The intruder, a known principal, signs with its own key but claims to be the school.
+    impostor_headers = Signer(signing_key(intruder), "key-1").sign(
+        impostor.headers(), impostor.value()
+    )
+    altered_value = json.loads(altered.value())
+    altered_value["reason"] = "Ändrad i efterhand"
+    records = [
+        (unsigned, unsigned.headers(), unsigned.value()),
+        (altered, signed_headers(altered), json.dumps(altered_value).encode()),
+        (impostor, impostor_headers, impostor.value()),
+        (genuine, signed_headers(genuine), genuine.value()),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with running(node, app):
+            await seed_directory(node, school_to_health_centre(school, region))
+            await seed_keys(node, intruder)
+            for event, headers, value in records:
+                await producer.send_and_wait(
+                    event.topic, value, key=event.key(), headers=headers, partition=0
+                )
+
+            async def genuine_applied() -> bool:
+                ids = {r["id"] for r in await node.pool.fetch("SELECT id FROM referrals")}
+                return genuine.data.referral_id in ids  # type: ignore[attr-defined]
+
+            await eventually("the genuine referral behind the forgeries", genuine_applied)
+            stored = await node.pool.fetchval("SELECT count(*) FROM referrals")
+            assert stored == 1, "a forged referral was applied"
+    finally:
+        await producer.stop()
+
+    def three(records: list) -> bool:  # type: ignore[type-arg]
+        return sum(json.loads(r.value)["consumer_group"] == node.group for r in records) >= 3
+
+    letters = sorted(
+        (
+            json.loads(r.value)
+            for r in await read_topic(kafka_bootstrap, topics.DEAD_LETTER, three)
+            if json.loads(r.value)["consumer_group"] == node.group
+        ),
+        key=lambda letter: letter["offset"],
+    )
+    reasons = [letter["reason"] for letter in letters]
+    assert len(reasons) == 3
+    assert "security: the event is not signed" in reasons[0]
+    assert "security: the signature does not verify" in reasons[1]
+    assert "security: the signature does not verify" in reasons[2]
