@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --all-packages
 
 .PHONY: help setup demo test test-unit test-integration test-e2e lint format up clean \
-	contracts contracts-check bench deploy-check
+	contracts contracts-check bench deploy-check test-faults
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-integration: setup  ## one component at a time against real Kafka and Postg
 
 test-e2e: setup  ## two principals, all services, over HTTP and Kafka
 	$(RUN) pytest -m e2e
+
+test-faults: setup  ## kill services, stop the broker, restart Postgres: nothing lost or doubled
+	$(RUN) pytest tests/faults
 
 lint: setup  ## ruff lint and format check
 	$(RUN) ruff check .

@@ -4,6 +4,7 @@ import jwt
 import pytest
 
 from samverkan.devnet.cli import main
+from samverkan.runtime.signing import Signer
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +47,9 @@ def test_token_without_key_is_a_clear_error(
     monkeypatch.delenv("SAMVERKAN_AUTH_JWT_KEY", raising=False)
     assert main(["token", "--principal", "sjostad-kommun"]) == 2
     assert "SAMVERKAN_AUTH_JWT_KEY" in capsys.readouterr().err
+
+
+def test_keygen_prints_a_usable_signing_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keygen"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert len(Signer(key, "key-1").public_key_b64()) == 44

@@ -13,6 +13,7 @@ from datetime import timedelta
 from samverkan.devnet import demo
 from samverkan.devnet.network import Network
 from samverkan.runtime.auth import Role, issue_token
+from samverkan.runtime.signing import generate_key
 
 
 def _up() -> int:
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the two-principal scenario end to end and exit")
     commands.add_parser("up", help="start a local two-principal network until Ctrl-C")
+    commands.add_parser("keygen", help="print a new Ed25519 signing key (SAMVERKAN_SIGNING_KEY)")
     token = commands.add_parser("token", help="mint a development bearer token (HS256)")
     token.add_argument("--principal", required=True, help="e.g. sjostad-kommun")
     token.add_argument("--function", help="the function acted in (required for staff)")
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         "--key", help="the node's SAMVERKAN_AUTH_JWT_KEY (default: from the environment)"
     )
     args = parser.parse_args(argv)
+    if args.command == "keygen":
+        print(generate_key())
+        return 0
     if args.command == "token":
         args.role = args.role or [Role.STAFF.value]
         return _token(args)
