@@ -265,3 +265,12 @@ def test_compose_services_are_the_eight_of_two_principals() -> None:
         for p in ("sjostad-kommun", "vastra-regionen")
         for s in ("directory", "referral", "notification", "audit")
     )
+
+
+def test_without_a_renderer_the_check_says_the_manifests_were_not_checked(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(k8s_check, "kustomize_command", lambda: None)
+    problems, notes = check.run(tree)
+    assert problems == []
+    assert any("NOT rendered or validated" in n for n in notes)
