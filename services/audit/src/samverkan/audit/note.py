@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from samverkan.runtime.signing import Signer
 
 ED25519 = 0x01
 COSIGNATURE = 0x04
@@ -112,17 +113,17 @@ class NoteSigner:
     """Signs checkpoints (as the log) and cosigns others' (as a witness) with one Ed25519 key."""
 
     def __init__(self, private_key_b64: str) -> None:
-        seed = base64.b64decode(private_key_b64, validate=True)
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
-        self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        # The node's own signing key; signed notes only frame the bytes differently.
+        self._key = Signer(private_key_b64, key_id="signed-note")
+        self.public_key = base64.b64decode(self._key.public_key_b64())
 
     def sign(self, name: str, text: str) -> Signature:
         return Signature(
-            name, key_id(name, ED25519, self.public_key), self._key.sign(text.encode())
+            name, key_id(name, ED25519, self.public_key), self._key.sign_bytes(text.encode())
         )
 
     def cosign(self, name: str, body: str, timestamp: int) -> Signature:
-        signature = self._key.sign(_cosigned_message(body, timestamp))
+        signature = self._key.sign_bytes(_cosigned_message(body, timestamp))
         return Signature(
             name,
             key_id(name, COSIGNATURE, self.public_key),
