@@ -79,16 +79,10 @@ async def migrate(dsn: str, sources: list[MigrationSource]) -> list[str]:
     return applied
 
 
-async def pending(dsn: str, sources: list[MigrationSource]) -> list[str]:
+async def pending(conn: asyncpg.Connection, sources: list[MigrationSource]) -> list[str]:
     """Names of migrations not yet applied (for readiness checks)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        rows = (
-            await conn.fetch("SELECT component, version FROM schema_migrations") if exists else []
-        )
-    finally:
-        await conn.close()
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    rows = await conn.fetch("SELECT component, version FROM schema_migrations") if exists else []
     done = {(r["component"], r["version"]) for r in rows}
     return [
         f"{s.component}/{name}"

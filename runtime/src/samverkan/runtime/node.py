@@ -156,13 +156,15 @@ class Node:
         await self.relay.run()
 
     async def readiness(self) -> dict[str, Any]:
-        checks: dict[str, Any] = {"kafka": self.broker_connected.is_set()}
+        # Kafka: connected once and still answering now (the flag alone never turns false).
+        kafka = self.broker_connected.is_set() and await self.broker.ping(timeout=2.0)
+        checks: dict[str, Any] = {"kafka": kafka, "database": False, "migrations_pending": []}
         try:
-            await self.pool.fetchval("SELECT 1")
+            async with self.pool.acquire(timeout=2.0) as conn:
+                checks["migrations_pending"] = await pending(conn, self.migrations)
             checks["database"] = True
         except Exception:
             checks["database"] = False
-        checks["migrations_pending"] = await pending(self.settings.database_url, self.migrations)
         return checks
 
     def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
