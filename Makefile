@@ -29,8 +29,8 @@ demo: setup  ## run a two-principal network and one referral end to end
 up: setup  ## keep a local two-principal network running (Ctrl-C stops it)
 	$(RUN) samverkan-dev up
 
-test: setup  ## all tests: unit, integration and end-to-end, on embedded Kafka and Postgres
-	$(RUN) pytest
+test: setup  ## unit, integration and end-to-end tests, on embedded Kafka and Postgres
+	$(RUN) pytest -m "not faults"
 
 test-unit: setup  ## only the fast tests with no broker or database
 	$(RUN) pytest -m unit
@@ -42,7 +42,7 @@ test-e2e: setup  ## two principals, all services, over HTTP and Kafka
 	$(RUN) pytest -m e2e
 
 test-faults: setup  ## kill services, stop the broker, restart Postgres: nothing lost or doubled
-	$(RUN) pytest tests/faults
+	$(RUN) pytest -m faults tests/faults
 
 lint: setup  ## ruff lint and format check
 	$(RUN) ruff check .
