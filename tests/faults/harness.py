@@ -144,9 +144,9 @@ def assert_exactly_once(net: Network, accepted: list[str], heal: Callable[[], No
     scenario.wait_for("a recorded delivery per referral", mails_settled, timeout=120)
     per_referral = Counter(rid for m in net.mail.messages for rid in sent if rid in m.body)
     assert set(per_referral.values()) <= {1}, "a mail went twice"
-    unsent = {rid for rid, rows in deliveries().items() if rows[0]["status"] != "sent"}
-    assert all(per_referral[rid] == 0 for rid in unsent)
-    assert set(per_referral) | unsent == sent, "a referral was neither mailed nor recorded"
+    # An uncertain delivery may or may not have reached the mail server before the crash.
+    uncertain = {rid for rid, rows in deliveries().items() if rows[0]["status"] != "sent"}
+    assert set(per_referral) | uncertain == sent, "a referral was neither mailed nor recorded"
 
     for principal in (MUNICIPALITY, REGION):
 
