@@ -20,8 +20,10 @@ from samverkan.audit.context import AuditContext
 from samverkan.contracts import CloudEvent
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate
+from samverkan.runtime.settings import ServiceSettings
 
 AUDIT = MigrationSource("audit", "samverkan.audit")
+BATCH = ServiceSettings.model_fields["consumer_batch_size"].default  # events per transaction
 KEY = b"bench-pseudonym-key-0123456789abcdef"
 COLUMNS = (
     "seq, event_id, topic, kafka_partition, kafka_offset, type, source, source_principal,"
@@ -74,7 +76,7 @@ def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[Any, ...]:
 
 
 async def _ingest(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
-    """The service's own use case, one transaction per event as its consumer runs it."""
+    """The service's own use case, a batch per transaction as its consumer runs it."""
     # This principal is the events' source, so payloads are kept and children indexed, as for
     # a node's own traffic (the heavier case).
     principal = events[0].sourceprincipal
@@ -84,22 +86,26 @@ async def _ingest(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
         wrap=lambda data, **kw: CloudEvent.wrap(data, principal=principal, service="audit", **kw),
     )
     started = time.perf_counter()
-    for offset, event in enumerate(events):
+    for start in range(0, len(events), BATCH):
         async with UnitOfWork(pool) as tx:
-            await service.record(tx, ctx, event, _record(event, offset))
+            for offset, event in enumerate(events[start : start + BATCH], start):
+                await service.record(tx, ctx, event, _record(event, offset))
     return time.perf_counter() - started
 
 
 async def _insert_bare(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
-    """The same rows, one transaction each, with no lock, no read of the head and no hashing."""
+    """The same rows in the same transactions, with no lock, no read of the head and no hashing."""
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE audit_bare (LIKE audit_log INCLUDING ALL)")
     now = datetime.now(UTC)
     started = time.perf_counter()
-    for seq, event in enumerate(events):
-        entry = _entry(event, seq, now)
+    for start in range(0, len(events), BATCH):
+        rows = [
+            _row(_entry(event, seq, now), GENESIS, GENESIS)
+            for seq, event in enumerate(events[start : start + BATCH], start)
+        ]
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(INSERT_BARE, *_row(entry, GENESIS, GENESIS))
+            await conn.executemany(INSERT_BARE, rows)
     return time.perf_counter() - started
 
 

@@ -32,7 +32,9 @@ async def produce(bootstrap: str, backlog: list[CloudEvent]) -> Offsets:
     try:
         for start in range(0, len(backlog), 2000):
             futures = [
-                await producer.send(e.topic, e.value(), key=e.key(), headers=e.headers())
+                await producer.send(
+                    e.topic, e.value(), key=e.key(), headers=sample.signed_headers(e)
+                )
                 for e in backlog[start : start + 2000]
             ]
             for meta in await asyncio.gather(*futures):

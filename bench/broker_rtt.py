@@ -31,7 +31,7 @@ async def round_trips(
     finally:
         await admin.close()
     event = sample.referral_sent()
-    value, headers = event.value(), event.headers()
+    value, headers = event.value(), sample.signed_headers(event)
     partition = TopicPartition(topic, 0)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     consumer = AIOKafkaConsumer(

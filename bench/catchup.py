@@ -23,19 +23,19 @@ BARE_RUNS = 3
 
 
 async def _prepare(service: str, dsn: str) -> None:
-    """Migrate, and give services that route a directory copy that knows the backlog's functions."""
-    sources = [RUNTIME, MIGRATIONS[service]]
-    if service != "audit":
-        sources.insert(1, DIRECTORY_VIEW)
-    await migrate(dsn, sources)
+    """Migrate, and give the service a directory copy that knows the principals' keys (so it can
+    verify the backlog's signatures) and, where it routes, the backlog's functions."""
+    await migrate(dsn, [RUNTIME, DIRECTORY_VIEW, MIGRATIONS[service]])
+    seed = sample.public_keys()
     if service in ("referral", "notification"):
-        pool = await create_pool(dsn, max_size=1)
-        try:
-            async with UnitOfWork(pool) as tx:
-                for event in sample.directory_seed():
-                    await directory_view.apply(tx, event)
-        finally:
-            await pool.close()
+        seed += sample.directory_seed()
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        async with UnitOfWork(pool) as tx:
+            for event in seed:
+                await directory_view.apply(tx, event)
+    finally:
+        await pool.close()
 
 
 async def _watch(process: ServiceProcess, progress: backlog.Progress) -> dict[str, Any]:

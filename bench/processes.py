@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+from bench import sample
 from samverkan.devnet.embedded import free_port
 from samverkan.devnet.network import ServiceProcess
 
@@ -28,6 +29,8 @@ def service_process(
     env |= {
         "SAMVERKAN_PRINCIPAL": principal,
         "SAMVERKAN_AUTH_JWT_KEY": AUTH_KEY,
+        "SAMVERKAN_SIGNING_KEY": sample.KEYS[principal],
+        "SAMVERKAN_SIGNING_KEY_ID": sample.KEY_ID,
         "SAMVERKAN_LOG_LEVEL": "INFO",  # as the devnet runs them
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "KAFKA_ENABLE_IDEMPOTENCE": "false",

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 from uuid import uuid4
 
 from samverkan.contracts import CloudEvent
-from samverkan.contracts.directory import FunctionPublished, UnitKind
+from samverkan.contracts.directory import FunctionPublished, PublicKeyPublished, UnitKind
 from samverkan.contracts.envelope import DataClassification, LegalBasis
 from samverkan.contracts.referral import Need, ReferralSent
+from samverkan.runtime.signing import Signer, generate_key
 
 SCHOOL = "bench-skola"
 REGION = "bench-region"
@@ -17,6 +18,10 @@ UPH = "uph"
 CHILD = {"personnummer": "20120315-1236", "name": "Alva Exempel"}
 REASON = "Oro för nedstämdhet och frånvaro sedan höstlovet; eleven vill ha stöd."
 START = date(2025, 1, 1)
+KEY_ID = "bench-key"
+# Each principal's signing key for this run: services verify every event, as in production.
+KEYS = {principal: generate_key() for principal in (SCHOOL, REGION)}
+SIGNERS = {principal: Signer(key, KEY_ID) for principal, key in KEYS.items()}
 
 
 def referral_body() -> dict[str, object]:
@@ -81,5 +86,28 @@ def directory_seed(school: str = SCHOOL, region: str = REGION) -> list[CloudEven
 
 def record_size(event: CloudEvent) -> int:
     """Bytes of a Kafka record's key, value and headers (the size the raw baseline sends)."""
-    headers = sum(len(k) + len(v) for k, v in event.headers())
+    headers = sum(len(k) + len(v) for k, v in signed_headers(event))
     return len(event.key()) + len(event.value()) + headers
+
+
+def public_keys() -> list[CloudEvent]:
+    """Each principal's key, as its directory announces it."""
+    return [
+        CloudEvent.wrap(
+            PublicKeyPublished(
+                principal=principal,
+                key_id=KEY_ID,
+                algorithm="ed25519",
+                public_key=signer.public_key_b64(),
+                valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+            ),
+            principal=principal,
+            service="directory",
+        )
+        for principal, signer in SIGNERS.items()
+    ]
+
+
+def signed_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
+    """The record headers with the source principal's signature, as its outbox relay sends them."""
+    return SIGNERS[event.sourceprincipal].sign(event.headers(), event.value())

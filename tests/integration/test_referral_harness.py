@@ -156,7 +156,7 @@ class Harness:
                     if target is None or handler is None:
                         continue
                     async with target.node.uow() as tx:
-                        if await tx.claim(target.node.group, event.id):
+                        if await tx.claim(target.node.group, [event.id]):
                             await handler(tx, event)
                     moved += 1
             carried += moved

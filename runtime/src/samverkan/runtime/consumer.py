@@ -1,24 +1,33 @@
-"""Consuming events: parse, dedupe through the inbox, apply in one transaction, then commit offset.
+"""Consuming events: parse, dedupe through the inbox, apply in one transaction, then commit offsets.
 
-Every record leaves in exactly one of three ways, so nothing is skipped or committed unapplied:
-- applied (or already applied: the inbox knows its event id) → offset committed;
-- dead-lettered with the reason → offset committed; the partition keeps flowing. That happens to
-  records that are not valid events of the catalogue, that a handler refuses (`Refused`), that
-  stay "not yet" (`NotYet`) past the retry window, or whose handler fails `max_attempts` times;
-- rewound (nack) to be read again after a backoff: infrastructure is away (database, broker) or
-  the event waits for something (`NotYet`). Nothing after it is committed meanwhile.
+Records come in batches (one `getmany`). Every record leaves in exactly one of three ways, so
+nothing is skipped or committed unapplied:
+- applied (or already applied: the inbox knows its event id) → its offset is committed;
+- dead-lettered with the reason → its offset is committed; the partition keeps flowing. That
+  happens to records that are not valid events of the catalogue, that a handler refuses
+  (`Refused`), that stay "not yet" (`NotYet`) past the retry window, or whose handler fails
+  `max_attempts` times;
+- rewound, to be read again: infrastructure is away (database, broker: after a backoff, with
+  everything after it) or the event waits for something (`NotYet`: its partition pauses briefly).
+  Nothing after it in its partition is committed meanwhile.
+
+A batch is first applied in one transaction, which is what makes catching up on a backlog fast.
+When any of its events is anything but plainly applicable, that transaction rolls back and the
+batch is applied one event per transaction instead, so each outcome above is decided alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
+import enum
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,8 +48,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 # Sees every valid event with the record it came in (the audit trail keeps the exact bytes).
 Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
-# Decides whether the event may be believed at all (raises Refused or NotYet); runs first.
-Verify = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
+# Decides whether events may be believed at all (raises Refused or NotYet for the first that may
+# not); runs before any of them is applied.
+Verify = Callable[[UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[None]]
 
 NOT_YET_PAUSE_S = 0.2
 NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
@@ -91,28 +101,73 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-async def parse_record(record: ConsumerRecord, original: Callable[..., Awaitable[Any]]) -> Any:
-    """FastStream's parser decodes every header as UTF-8 and drops the record when one is not
-    (nobody acks it, and the next ack commits past it). Give it a readable copy instead, and keep
-    the real record on the message so the consumer judges and dead-letters the original bytes."""
-    readable = copy.copy(record)
-    readable.headers = tuple(
-        (key, (value or b"").decode(errors="replace").encode()) for key, value in record.headers
-    )
-    message = await original(readable)
-    message.raw_message = record
+async def parse_batch(
+    records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]
+) -> Any:
+    """FastStream's parser decodes every header as UTF-8 and fails the whole batch when one is
+    not. Give it readable copies instead, and keep the real records on the message so the
+    consumer judges and dead-letters the original bytes."""
+    readable = []
+    for record in records:
+        copied = copy.copy(record)
+        copied.headers = tuple(
+            (key, (value or b"").decode(errors="replace").encode()) for key, value in record.headers
+        )
+        readable.append(copied)
+    message = await original(tuple(readable))
+    message.raw_message = records
     return message
 
 
-async def raw_body(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> bytes:
-    """Keep the body as bytes: our consumer parses it, FastStream's JSON decoding must not."""
-    return bytes(message.body)
+async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> None:
+    """Decode nothing: our consumer parses the records itself, FastStream's JSON decoding must not."""
+    return None
 
 
 @dataclass(frozen=True)
 class Route:
     handler: Handler
     addressed_to_me: bool
+
+
+class Outcome(enum.Enum):
+    DONE = "done"  # applied, already applied, not for us, or dead-lettered: commit past it
+    WAIT = "wait"  # not yet: read it again after its partition has paused briefly
+    RETRY = "retry"  # the infrastructure is away: read it and all after it again after a backoff
+
+
+@dataclass
+class Item:
+    """One record of a batch: its event (or why it is none) and where it goes."""
+
+    record: ConsumerRecord
+    event: CloudEvent | None = None
+    invalid: str | None = None
+    route: Route | None = None
+
+    @property
+    def partition(self) -> TopicPartition:
+        return TopicPartition(self.record.topic, self.record.partition)
+
+
+@dataclass
+class Progress:
+    """How far each partition of a batch got: commit up to `done`, read again from `rewind`."""
+
+    done: dict[TopicPartition, int] = field(default_factory=dict)
+    rewind: dict[TopicPartition, int] = field(default_factory=dict)
+    waiting: set[TopicPartition] = field(default_factory=set)
+
+    def stopped(self, item: Item) -> bool:
+        return item.partition in self.rewind
+
+    def settle(self, item: Item, outcome: Outcome) -> None:
+        if outcome is Outcome.DONE:
+            self.done[item.partition] = item.record.offset + 1
+        else:
+            self.rewind[item.partition] = item.record.offset
+            if outcome is Outcome.WAIT:
+                self.waiting.add(item.partition)
 
 
 class EventConsumer:
@@ -152,21 +207,117 @@ class EventConsumer:
         self._tap = tap
 
     async def __call__(self, msg: KafkaMessage) -> None:
-        record: ConsumerRecord = msg.raw_message  # type: ignore[assignment]
+        records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
+        consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
+        items = [self._item(record) for record in records]
+        progress = Progress()
+        if not await self._apply_together(items, progress):
+            for index, item in enumerate(items):
+                if progress.stopped(item):
+                    continue  # its partition is read again from an earlier record
+                outcome = await self._apply_alone(item)
+                progress.settle(item, outcome)
+                if outcome is Outcome.RETRY:
+                    # The database or broker is away: nothing after this is tried now.
+                    for rest in items[index + 1 :]:
+                        if not progress.stopped(rest):
+                            progress.rewind[rest.partition] = rest.record.offset
+                    break
+        await self._settle(consumer, progress, items)
+
+    def _item(self, record: ConsumerRecord) -> Item:
         try:
             event = CloudEvent.from_kafka(record.value, record.headers)
         except InvalidEvent as exc:
-            if record.topic == topics.DEAD_LETTER:
+            return Item(record, invalid=str(exc))
+        return Item(record, event=event, route=self._route(event, record))
+
+    async def _apply_together(self, items: list[Item], progress: Progress) -> bool:
+        """Apply every event of the batch in one transaction. False, with nothing applied, when
+        one of them needs to be decided alone (invalid, refused, not yet, failing)."""
+        if any(item.invalid is not None for item in items):
+            return False
+        routed = [item for item in items if item.route is not None]
+        applied = 0
+        if routed:
+            try:
+                async with self._uow() as tx:
+                    applied = await self._apply_in(tx, routed, traced=True)
+            except Exception as exc:
+                log.debug("batch of %d applied one by one: %r", len(items), exc)
+                return False
+        self._count_applied(applied)
+        for item in items:
+            progress.settle(item, Outcome.DONE)
+        return True
+
+    async def _apply_in(self, tx: UnitOfWork, items: list[Item], *, traced: bool) -> int:
+        """Verify, claim in the inbox and hand over `items`; return how many were new here.
+        `traced`: each handler runs in its event's span (alone, the caller's span covers all)."""
+        events = [(item.event, item.record) for item in items if item.event is not None]
+        # Before the inbox claim: a forgery must not use up the genuine event's id.
+        if self._verify is not None:
+            await self._verify(tx, events)
+        new = await tx.claim(self.group, [event.id for event, _ in events])
+        applied = 0
+        for item in items:
+            assert item.event is not None and item.route is not None
+            if item.event.id in new:
+                new.discard(item.event.id)  # a second copy in the same batch is a duplicate
+                with self._span(item) if traced else contextlib.nullcontext():
+                    await item.route.handler(tx, item.event)
+                applied += 1
+        return applied
+
+    async def _apply_alone(self, item: Item) -> Outcome:
+        if item.invalid is not None:
+            if item.record.topic == topics.DEAD_LETTER:
                 # Never dead-letter a dead letter: each consumer doing so would multiply it.
-                log.warning("ignoring an invalid record on the dead-letter topic: %s", exc)
-                await self._commit(msg)
-                return
-            await self._reject(msg, record, str(exc))
-            return
-        route = self._route(event, record)
-        if route is None:
-            await self._commit(msg)
-            return
+                log.warning("ignoring an invalid record on the dead-letter topic: %s", item.invalid)
+                return Outcome.DONE
+            return await self._reject(item.record, item.invalid)
+        if item.route is None:
+            return Outcome.DONE
+        with self._span(item):
+            return await self._apply_with_attempts(item)
+
+    async def _apply_with_attempts(self, item: Item) -> Outcome:
+        record, event = item.record, item.event
+        assert event is not None
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with self._uow() as tx:
+                    applied = await self._apply_in(tx, [item], traced=False)
+            except Refused as exc:
+                return await self._reject(record, f"refused: {exc}")
+            except NotYet as exc:
+                return await self._not_yet(record, exc)
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning(
+                        "cannot apply %s now (%s); will retry", event.type, type(exc).__name__
+                    )
+                    return Outcome.RETRY
+                log.exception("handler failed for %s (attempt %d)", event.type, attempt)
+                if attempt == self._max_attempts:
+                    reason = f"handler failed {attempt} times: {type(exc).__name__}"
+                    return await self._reject(record, reason)
+                await asyncio.sleep(0.1 * attempt)
+                continue
+            self._count_applied(applied)
+            self._waiting_since.pop(_position(record), None)
+            return Outcome.DONE
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _count_applied(self, applied: int) -> None:
+        if applied:
+            self.applied_total += applied
+            _applied.add(applied, {"consumer": self.group})
+
+    @contextlib.contextmanager
+    def _span(self, item: Item) -> Iterator[None]:
+        event, record = item.event, item.record
+        assert event is not None
         with telemetry.tracer.start_as_current_span(
             f"{event.type} process",
             context=telemetry.context_of(event.traceparent),
@@ -180,46 +331,7 @@ class EventConsumer:
                 "cloudevents.event_type": event.type,
             },
         ):
-            await self._apply(msg, record, event, route)
-
-    async def _apply(
-        self, msg: KafkaMessage, record: ConsumerRecord, event: CloudEvent, route: Route
-    ) -> None:
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                async with self._uow() as tx:
-                    # Before the inbox claim: a forgery must not use up the genuine event's id.
-                    if self._verify is not None:
-                        await self._verify(tx, event, record)
-                    if await tx.claim(self.group, event.id):
-                        await route.handler(tx, event)
-                        self.applied_total += 1
-                        _applied.add(1, {"consumer": self.group})
-            except Refused as exc:
-                await self._reject(msg, record, f"refused: {exc}")
-                return
-            except NotYet as exc:
-                await self._not_yet(msg, record, exc)
-                return
-            except Exception as exc:
-                if is_transient(exc):
-                    log.warning(
-                        "cannot apply %s now (%s); will retry", event.type, type(exc).__name__
-                    )
-                    await self._rewind(msg)
-                    return
-                log.exception("handler failed for %s (attempt %d)", event.type, attempt)
-                if attempt == self._max_attempts:
-                    reason = f"handler failed {attempt} times: {type(exc).__name__}"
-                    await self._reject(msg, record, reason)
-                    return
-                await asyncio.sleep(0.1 * attempt)
-                continue
-            self._backoff_s = 0.5
-            self._waiting_since.pop(_position(record), None)
-            faults.point("consumer.before_offset_commit")
-            await self._commit(msg)
-            return
+            yield
 
     def _route(self, event: CloudEvent, record: ConsumerRecord) -> Route | None:
         if self._tap is not None:
@@ -234,7 +346,7 @@ class EventConsumer:
             return None
         return route
 
-    async def _not_yet(self, msg: KafkaMessage, record: ConsumerRecord, exc: NotYet) -> None:
+    async def _not_yet(self, record: ConsumerRecord, exc: NotYet) -> Outcome:
         scope, now = exc.waits_for or _position(record), time.monotonic()
         since, last = self._waiting_since.get(scope, (now, now))
         if now - last > NOT_YET_QUIET_S:
@@ -248,16 +360,12 @@ class EventConsumer:
                 record.offset,
                 exc,
             )
-            # What it waits for usually arrives on another partition of this same consumer: set
-            # this partition aside for a moment and let the consumer serve the others meanwhile.
-            await msg.nack()
-            _pause_briefly(msg, record)
-            return
-        await self._reject(
-            msg, record, f"still not applicable after {self._retry_window_s:.0f}s: {exc}"
+            return Outcome.WAIT
+        return await self._reject(
+            record, f"still not applicable after {self._retry_window_s:.0f}s: {exc}"
         )
 
-    async def _reject(self, msg: KafkaMessage, record: ConsumerRecord, reason: str) -> None:
+    async def _reject(self, record: ConsumerRecord, reason: str) -> Outcome:
         log.warning(
             "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
         )
@@ -279,32 +387,42 @@ class EventConsumer:
             await self._dead_letter(letter)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("dead-letter topic unreachable (%s); will retry the record", exc)
-            await self._rewind(msg)
-            return
+            return Outcome.RETRY
         self.dead_lettered_total += 1
         _dead_lettered.add(1, {"consumer": self.group})
         trace.get_current_span().set_status(StatusCode.ERROR, "dead-lettered")
-        await self._commit(msg)
+        return Outcome.DONE
 
-    async def _rewind(self, msg: KafkaMessage) -> None:
-        await asyncio.sleep(self._backoff_s)
-        self._backoff_s = min(self._backoff_s * 2, 10.0)
-        await msg.nack()  # seek back to this record; nothing after it is committed
-
-    async def _commit(self, msg: KafkaMessage) -> None:
+    async def _settle(
+        self, consumer: AIOKafkaConsumer, progress: Progress, items: list[Item]
+    ) -> None:
+        """Rewind what is to be read again, then commit what is done."""
+        for partition, offset in progress.rewind.items():
+            with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
+                consumer.seek(partition, offset)
+        if progress.rewind.keys() - progress.waiting:
+            await asyncio.sleep(self._backoff_s)
+            self._backoff_s = min(self._backoff_s * 2, 10.0)
+        elif progress.done:
+            self._backoff_s = 0.5
+        for partition in progress.waiting:
+            # What it waits for usually arrives on another partition of this same consumer: set
+            # this partition aside for a moment and let the consumer serve the others meanwhile.
+            _pause_briefly(consumer, partition)
+        if not progress.done:
+            return
+        faults.point("consumer.before_offset_commit")
         try:
-            await msg.ack()
+            await consumer.commit(progress.done)
         except KafkaError as exc:
-            # A rebalance took the partition away; whoever gets it re-reads from the last commit
+            # A rebalance took a partition away; whoever gets it re-reads from the last commit
             # and the inbox makes the redelivery harmless.
-            log.warning("offset commit failed (%s); the record will be redelivered", exc)
+            log.warning("offset commit failed (%s); records will be redelivered", exc)
 
 
-def _pause_briefly(msg: KafkaMessage, record: ConsumerRecord) -> None:
-    consumer = getattr(msg, "consumer", None)
-    if not isinstance(consumer, AIOKafkaConsumer):
+def _pause_briefly(consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
+    if partition not in consumer.assignment():
         return
-    partition = TopicPartition(record.topic, record.partition)
     consumer.pause(partition)
 
     def resume() -> None:

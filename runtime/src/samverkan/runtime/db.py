@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
@@ -59,8 +59,11 @@ class UnitOfWork:
         self._pool = pool
         self._relay = relay
         self._published = False
+        self._before_commit: list[Callable[[], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], None]] = []
         self.conn: asyncpg.Connection
+        # What holds until this transaction ends, e.g. a lock it took and what it read under it.
+        self.memo: dict[str, Any] = {}
 
     async def __aenter__(self) -> UnitOfWork:
         self.conn = await self._pool.acquire()
@@ -80,6 +83,12 @@ class UnitOfWork:
     ) -> None:
         try:
             if exc_type is None:
+                try:
+                    for callback in self._before_commit:
+                        await callback()
+                except BaseException:
+                    await self._tx.rollback()
+                    raise
                 faults.point("uow.before_commit")
                 await self._tx.commit()
             else:
@@ -91,6 +100,10 @@ class UnitOfWork:
                 self._relay.wake()
             for callback in self._after_commit:
                 callback()
+
+    def before_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` as the last work of this transaction; if it fails, nothing commits."""
+        self._before_commit.append(callback)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed (never if it rolls back)."""
@@ -107,12 +120,13 @@ class UnitOfWork:
         )
         self._published = True
 
-    async def claim(self, consumer: str, event_id: UUID) -> bool:
-        """Record that `consumer` applies `event_id` in this transaction; False if it already has."""
-        inserted = await self.conn.fetchval(
-            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING true",
+    async def claim(self, consumer: str, event_ids: Collection[UUID]) -> set[UUID]:
+        """Record that `consumer` applies `event_ids` in this transaction; return those it had not
+        applied before (each once, however often it is given)."""
+        inserted = await self.conn.fetch(
+            "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id",
             consumer,
-            event_id,
+            list(event_ids),
         )
-        return bool(inserted)
+        return {row["event_id"] for row in inserted}

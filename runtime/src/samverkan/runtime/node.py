@@ -23,7 +23,7 @@ from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.deadletter import DeadLettered
 from samverkan.runtime import problems, telemetry, trust
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
-from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_record, raw_body
+from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_batch, raw_batch
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate, pending
 from samverkan.runtime.outbox import OutboxRelay
@@ -31,6 +31,10 @@ from samverkan.runtime.settings import ServiceSettings
 from samverkan.runtime.signing import Signer
 
 log = logging.getLogger(__name__)
+
+# How long an idle consumer waits for records before polling again. FastStream sleeps as long
+# again after an empty poll, so a record arriving then waits at most twice this.
+_BATCH_WAIT_MS = 50
 
 
 class Node:
@@ -121,8 +125,11 @@ class Node:
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=self.settings.kafka.fetch_max_wait_ms,
                 ack_policy=AckPolicy.MANUAL,
-                parser=parse_record,
-                decoder=raw_body,
+                batch=True,
+                max_records=self.settings.consumer_batch_size,
+                batch_timeout_ms=_BATCH_WAIT_MS,
+                parser=parse_batch,
+                decoder=raw_batch,
             )(on_message)
         tasks = [asyncio.create_task(self._connect_broker(), name="broker-connect")]
         tasks += [asyncio.create_task(loop(), name=loop.__name__) for loop in self._background]

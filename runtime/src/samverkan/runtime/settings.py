@@ -96,6 +96,12 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Most records applied in one transaction while catching up; 1 applies each "
+        "event in its own transaction.",
+    )
     consumer_retry_window_s: float = Field(
         default=120.0, gt=0, description="How long an event may wait for its preconditions."
     )

@@ -8,6 +8,7 @@ payload nor who it claims to come from can be changed without breaking it.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidSignature
@@ -83,8 +84,13 @@ def verify(public_key_b64: str, headers: list[tuple[str, bytes]], value: bytes) 
     if found is None:
         return False
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
+        key = _public_key(public_key_b64)
         key.verify(base64.b64decode(found, validate=True), canonical_bytes(headers, value))
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key(public_key_b64: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))

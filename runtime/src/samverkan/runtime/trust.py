@@ -16,36 +16,64 @@ principal's directory published, before anything is applied.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import ConsumerRecord
 
 from samverkan.contracts import CloudEvent
-from samverkan.contracts.directory import PublicKeyPublished
+from samverkan.contracts.directory import PublicKeyPublished, PublicKeyRevoked
 from samverkan.runtime import directory_view, signing
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 
 
-async def check(tx: UnitOfWork, event: CloudEvent, record: ConsumerRecord) -> None:
+async def check(tx: UnitOfWork, batch: Sequence[tuple[CloudEvent, ConsumerRecord]]) -> None:
+    """Raise for the first event of `batch` that may not be believed. Every key is looked up in
+    one query; a batch in which keys change is judged one event at a time instead."""
+    if len(batch) > 1 and any(_changes_keys(event) for event, _ in batch[:-1]):
+        raise NotYet("keys change within this batch: each event is judged after those before it")
+    signed = [(event, _signature_headers(event, record)) for event, record in batch]
+    public_keys = await directory_view.keys(
+        tx.conn, [(event.sourceprincipal, key_id, event.time) for event, (_, key_id) in signed]
+    )
+    for (event, record), (_, (headers, key_id)), public_key in zip(
+        batch, signed, public_keys, strict=True
+    ):
+        principal = event.sourceprincipal
+        if public_key is None:
+            public_key = await _unknown_key(tx, event, key_id)
+        if not signing.verify(public_key, headers, record.value or b""):
+            raise Refused(
+                f"security: the signature does not verify under {principal}'s key {key_id!r}"
+            )
+
+
+def _signature_headers(
+    event: CloudEvent, record: ConsumerRecord
+) -> tuple[list[tuple[str, bytes]], str]:
     headers = [(k, v or b"") for k, v in record.headers]
     found = dict(headers)
     if signing.SIGNATURE_HEADER not in found or signing.KEY_ID_HEADER not in found:
         raise Refused("security: the event is not signed")
-    principal, key_id = event.sourceprincipal, found[signing.KEY_ID_HEADER].decode(errors="replace")
-    public_key = await directory_view.key(tx.conn, principal, key_id, event.time)
-    if public_key is None:
-        if await directory_view.known(tx.conn, principal, key_id):
-            raise Refused(
-                f"security: {principal}'s key {key_id!r} was not valid at the event's time"
-            )
-        if _introduces_itself(event, key_id) and not await directory_view.known(tx.conn, principal):
-            public_key = event.data.public_key  # type: ignore[attr-defined]
-        else:
-            # Its announcement may be on another partition of the directory topic.
-            raise NotYet(
-                f"{principal}'s key {key_id!r} is not known here yet", waits_for=f"keys:{principal}"
-            )
-    if not signing.verify(public_key, headers, record.value or b""):
-        raise Refused(f"security: the signature does not verify under {principal}'s key {key_id!r}")
+    return headers, found[signing.KEY_ID_HEADER].decode(errors="replace")
+
+
+async def _unknown_key(tx: UnitOfWork, event: CloudEvent, key_id: str) -> str:
+    """The key of an event whose key id is not trusted at its time: its own, when it introduces
+    its principal's first key; otherwise it is refused, or waits for the key's announcement."""
+    principal = event.sourceprincipal
+    if await directory_view.known(tx.conn, principal, key_id):
+        raise Refused(f"security: {principal}'s key {key_id!r} was not valid at the event's time")
+    if _introduces_itself(event, key_id) and not await directory_view.known(tx.conn, principal):
+        return event.data.public_key  # type: ignore[attr-defined]
+    # Its announcement may be on another partition of the directory topic.
+    raise NotYet(
+        f"{principal}'s key {key_id!r} is not known here yet", waits_for=f"keys:{principal}"
+    )
+
+
+def _changes_keys(event: CloudEvent) -> bool:
+    return isinstance(event.data, PublicKeyPublished | PublicKeyRevoked)
 
 
 def _introduces_itself(event: CloudEvent, key_id: str) -> bool:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from samverkan.runtime.node import Node
 
 from samverkan.runtime.directory_view.entries import DIRECTORY_EVENTS, apply
-from samverkan.runtime.directory_view.keys import key, known
+from samverkan.runtime.directory_view.keys import key, keys, known
 from samverkan.runtime.directory_view.routing import (
     AmbiguousRoute,
     Function,
@@ -33,6 +33,7 @@ __all__ = [
     "exists",
     "function",
     "key",
+    "keys",
     "known",
     "register",
 ]

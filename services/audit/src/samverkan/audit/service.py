@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -29,6 +30,8 @@ from samverkan.runtime.db import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+_PENDING = "audit.pending"  # in a transaction's memo: the entries it appends when it commits
+
 
 async def record(
     tx: UnitOfWork, ctx: AuditContext, event: CloudEvent, kafka: ConsumerRecord
@@ -37,8 +40,8 @@ async def record(
     value = kafka.value or b""
     own = ctx.principal in (event.sourceprincipal, event.recipientprincipal)
     child = getattr(event.data, "child", None)
-    await store.append(
-        tx.conn,
+    _append_at_commit(
+        tx,
         Entry(
             seq=-1,
             event_id=event.id,
@@ -65,6 +68,21 @@ async def record(
     await _react(tx, ctx, event)
 
 
+def _append_at_commit(tx: UnitOfWork, entry: Entry) -> None:
+    """Gather the transaction's entries and append them together just before it commits: one
+    lock, one read of the head and one round of inserts for a whole batch of events."""
+    pending: list[Entry] | None = tx.memo.get(_PENDING)
+    if pending is None:
+        pending = tx.memo[_PENDING] = []
+        gathered = pending
+
+        async def append() -> None:
+            await store.append_many(tx.conn, gathered)
+
+        tx.before_commit(append)
+    pending.append(entry)
+
+
 def actor_of(data: Event) -> str | None:
     """The person who acted, from the payload's `…_by` field holding a person id."""
     for name, value in data:
@@ -75,21 +93,27 @@ def actor_of(data: Event) -> str | None:
 
 async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
     """Witnessing and the key directory, in a savepoint: their failure must never cost the entry."""
+    data = event.data
+    act: Callable[[UnitOfWork, AuditContext, CloudEvent], Awaitable[object]]
+    if isinstance(data, CheckpointSigned):
+        act = witnessing.witness
+    elif isinstance(data, CheckpointWitnessed) and data.principal == ctx.principal:
+        act = checkpoints.receive_cosignature
+    elif isinstance(data, directory_view.DIRECTORY_EVENTS):
+        act = _apply_directory
+    else:
+        return
     try:
         async with tx.conn.transaction():
-            if isinstance(event.data, CheckpointSigned):
-                await witnessing.witness(tx, ctx, event)
-            elif (
-                isinstance(event.data, CheckpointWitnessed)
-                and event.data.principal == ctx.principal
-            ):
-                await checkpoints.receive_cosignature(tx, ctx, event)
-            elif isinstance(event.data, directory_view.DIRECTORY_EVENTS):
-                await directory_view.apply(tx, event)
+            await act(tx, ctx, event)
     except Exception as exc:
         if is_transient(exc):
             raise
         log.warning("recorded %s, but could not act on it: %s", event.type, exc)
+
+
+async def _apply_directory(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
+    await directory_view.apply(tx, event)
 
 
 async def log_access(

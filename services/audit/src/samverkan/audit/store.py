@@ -17,18 +17,37 @@ _CHECKPOINT_LOCK = 0x5A4D_A0D2  # one checkpointer at a time, whatever the repli
 
 async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
     """Append `entry` (its seq is assigned here) inside the caller's transaction."""
+    return (await append_many(conn, [entry]))[0]
+
+
+async def append_many(conn: asyncpg.Connection, entries: Sequence[Entry]) -> list[Entry]:
+    """Append `entries` in order, with one lock, one read of the head and one round of inserts."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
     last = await conn.fetchrow("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    entry = dataclasses.replace(entry, seq=last["seq"] + 1 if last else 0)
+    seq = last["seq"] + 1 if last else 0
     prev = bytes(last["entry_hash"]) if last else GENESIS
-    leaf = entry.leaf_hash()
-    await conn.execute(
+    appended, rows = [], []
+    for entry in entries:
+        entry = dataclasses.replace(entry, seq=seq)
+        leaf = entry.leaf_hash()
+        prev = chain(prev, leaf)
+        appended.append(entry)
+        rows.append(_row(entry, leaf, prev))
+        seq += 1
+    await conn.executemany(
         """INSERT INTO audit_log (seq, event_id, topic, kafka_partition, kafka_offset, type,
                source, source_principal, recipient_principal, subject, legal_basis, event_time,
                recorded_at, personnummer_pseudonym, headers, payload, leaf_hash, entry_hash,
                payload_sha256, actor)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                    $18, $19, $20)""",
+        rows,
+    )
+    return appended
+
+
+def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[object, ...]:
+    return (
         entry.seq,
         entry.event_id,
         entry.topic,
@@ -46,11 +65,10 @@ async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
         entry.headers,
         entry.payload,
         leaf,
-        chain(prev, leaf),
+        link,
         entry.payload_sha256,
         entry.actor,
     )
-    return entry
 
 
 async def rows(conn: asyncpg.Connection, batch: int = 5000) -> AsyncIterator[asyncpg.Record]:
