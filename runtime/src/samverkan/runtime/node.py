@@ -52,7 +52,7 @@ class Node:
         if self.signer is None:
             log.warning("no signing key configured: events of %s leave unsigned", self.group)
         self.relay = OutboxRelay(
-            settings.database_url,
+            settings.dsn,
             self.broker,
             lock_name=self.group,
             signer=self.signer,
@@ -109,7 +109,7 @@ class Node:
     async def running(self) -> AsyncIterator[Node]:
         if self.settings.migrate_on_start:
             await migrate(self.settings.migration_url, self.migrations)
-        self._pool = await create_pool(self.settings.database_url)
+        self._pool = await create_pool(self.settings.dsn)
         if self._subscribe_to:
 
             async def on_message(msg: KafkaMessage) -> None:
