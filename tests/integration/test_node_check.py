@@ -51,6 +51,11 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def line_after(path: Path, start: str) -> str:
+    """The first line of the file after `start` (which may span lines)."""
+    return path.read_text(encoding="utf-8").split(start, 1)[1].split("\n", 1)[0]
+
+
 def failures(findings: list[Finding]) -> list[str]:
     return [str(f) for f in findings if not f.ok]
 
@@ -88,8 +93,7 @@ async def test_a_wrong_broker_address_is_named(node_toml: Path, kafka_bootstrap:
 
 
 async def test_a_wrong_dsn_is_named_without_its_password(node_toml: Path) -> None:
-    text = node_toml.read_text(encoding="utf-8")
-    referral_dsn = text.split("[referral]\ndatabase_url = ")[1].split("\n")[0].strip('"')
+    referral_dsn = line_after(node_toml, "[referral]\ndatabase_url = ").strip('"')
     wrong = referral_dsn.rsplit("/", 1)[0] + "/no_such_database"
     edit(node_toml, referral_dsn, wrong)
 
@@ -103,9 +107,7 @@ async def test_a_wrong_dsn_is_named_without_its_password(node_toml: Path) -> Non
 
 
 async def test_a_missing_signing_key_is_named(node_toml: Path) -> None:
-    text = node_toml.read_text(encoding="utf-8")
-    line = next(line for line in text.splitlines() if line.startswith("signing_key"))
-    edit(node_toml, line + "\n", "")
+    edit(node_toml, "signing_key = " + line_after(node_toml, "signing_key = ") + "\n", "")
 
     found = failures(await check(node_toml, installed()))
 
