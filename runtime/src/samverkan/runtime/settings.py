@@ -103,6 +103,9 @@ class ServiceSettings(LayeredSettings):
     consumer_retry_window_s: float = Field(
         default=120.0, gt=0, description="How long an event may wait for its preconditions."
     )
+    consumer_lag_interval_s: float = Field(
+        default=10.0, gt=0, description="How often, in seconds, consumer lag is sampled."
+    )
     node: NodeSettings = Field(default_factory=NodeSettings)  # type: ignore[arg-type]
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
