@@ -55,8 +55,8 @@ class ConfigFiles:
             raise ConfigError([f"secrets dir {secrets_dir} ({SECRETS_DIR_ENV}) is not a directory"])
         return cls(toml, secrets_dir, _read_toml(toml) if toml else {})
 
-    def section(self, name: str) -> dict[str, Any] | None:
-        table = self.tables.get(name)
+    def section(self, name: str | None) -> dict[str, Any] | None:
+        table = self.tables.get(name) if name else None
         return table if isinstance(table, dict) else None
 
     @contextlib.contextmanager
@@ -94,9 +94,10 @@ def _current() -> ConfigFiles:
 
 
 class LayeredSettings(BaseSettings):
-    """Settings read from the layers above; `section` names the class's table in the TOML file."""
+    """Settings read from the layers above; `section` names the class's table in the TOML file
+    (a class without one, such as a bare ServiceSettings in tests, reads no file)."""
 
-    section: ClassVar[str]
+    section: ClassVar[str | None] = None
 
     @classmethod
     def settings_customise_sources(
@@ -111,7 +112,7 @@ class LayeredSettings(BaseSettings):
         sources = [init_settings, env_settings]
         if files.secrets_dir is not None:
             sources.append(SecretsSettingsSource(settings_cls, secrets_dir=files.secrets_dir))
-        if files.section(cls.section) is not None:
+        if cls.section and files.section(cls.section) is not None:
             sources.append(
                 TomlConfigSettingsSource(
                     settings_cls, toml_file=files.toml, toml_table_header=(cls.section,)
@@ -163,7 +164,7 @@ def _nested(cls: type[LayeredSettings]) -> dict[str, type[LayeredSettings]]:
 
 
 def _unknown_keys(cls: type[LayeredSettings], files: ConfigFiles) -> list[str]:
-    table = files.tables.get(cls.section)
+    table = files.tables.get(cls.section) if cls.section else None
     if table is None:
         return []
     if not isinstance(table, dict):
@@ -179,7 +180,7 @@ def _unknown_keys(cls: type[LayeredSettings], files: ConfigFiles) -> list[str]:
 def _describe(cls: type[LayeredSettings], error: Any, files: ConfigFiles) -> str:
     """One line: the dotted key, what is wrong, and where the value came from (or may be set)."""
     field_name = str(error["loc"][0]) if error["loc"] else None
-    key = ".".join([cls.section, *(str(part) for part in error["loc"])])
+    key = ".".join([cls.section or cls.__name__, *(str(part) for part in error["loc"])])
     if field_name is None:  # a rule across fields
         return f"{key}: {error['msg']}"
     env = cls.env_name(field_name)
