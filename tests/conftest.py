@@ -10,6 +10,9 @@ import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
 from samverkan.devnet.network import external_database
@@ -53,3 +56,12 @@ def new_database(postgres: EmbeddedPostgres | None) -> Callable[[], str]:
 def database(new_database: Callable[[], str]) -> str:
     """A new, empty database for one test."""
     return new_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metric_reader() -> InMemoryMetricReader:
+    """Every metric the tests' services record. Installed before anything else can set the
+    process's one meter provider (a service's `telemetry.configure` then keeps this one)."""
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader

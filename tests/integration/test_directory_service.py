@@ -204,7 +204,7 @@ async def test_two_principals_route_retire_rotate_and_a_late_node_rebuilds_the_m
         stack,
         Directory(
             region.principal,
-            region.node.settings.database_url,
+            region.node.settings.dsn,
             kafka_bootstrap,
             signing_key=key_1,
             signing_key_id="key-1",
@@ -213,7 +213,7 @@ async def test_two_principals_route_retire_rotate_and_a_late_node_rebuilds_the_m
         ),
     )
     municipality = await start(
-        stack, Directory(municipality_id, municipality.node.settings.database_url, kafka_bootstrap)
+        stack, Directory(municipality_id, municipality.node.settings.dsn, kafka_bootstrap)
     )
     await eventually("the announced next key", lambda: key_at(municipality.node, "key-2", now))
     assert await key_at(municipality.node, "key-1", datetime.now(UTC) + timedelta(hours=25)) == (
@@ -226,14 +226,14 @@ async def test_two_principals_route_retire_rotate_and_a_late_node_rebuilds_the_m
         stack,
         Directory(
             region.principal,
-            region.node.settings.database_url,
+            region.node.settings.dsn,
             kafka_bootstrap,
             signing_key=key_2,
             signing_key_id="key-2",
         ),
     )
     municipality = await start(
-        stack, Directory(municipality_id, municipality.node.settings.database_url, kafka_bootstrap)
+        stack, Directory(municipality_id, municipality.node.settings.dsn, kafka_bootstrap)
     )
     await eventually("the new key", lambda: key_at(municipality.node, "key-2", now))
     later = datetime.now(UTC) + timedelta(hours=25)

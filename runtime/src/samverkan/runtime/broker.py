@@ -46,23 +46,28 @@ def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
     )
 
 
-async def ensure_topics(settings: KafkaSettings, names: tuple[str, ...] = topics.ALL) -> None:
-    """Create our topics if they are missing; harmless when they exist (every service calls it)."""
-    admin_kwargs: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_servers}
+def admin_client(settings: KafkaSettings, **options: Any) -> AIOKafkaAdminClient:
+    """An admin client with the node's security settings (not started)."""
+    options["bootstrap_servers"] = settings.bootstrap_servers
     security = _security(settings)
     if security is not None:
-        admin_kwargs.update(
+        options.update(
             security_protocol=settings.security_protocol, ssl_context=security.ssl_context
         )
         if settings.sasl_mechanism:
-            admin_kwargs.update(
+            options.update(
                 sasl_mechanism=settings.sasl_mechanism,
                 sasl_plain_username=settings.sasl_username,
                 sasl_plain_password=settings.sasl_password.get_secret_value()
                 if settings.sasl_password
                 else None,
             )
-    admin = AIOKafkaAdminClient(**admin_kwargs)
+    return AIOKafkaAdminClient(**options)
+
+
+async def ensure_topics(settings: KafkaSettings, names: tuple[str, ...] = topics.ALL) -> None:
+    """Create our topics if they are missing; harmless when they exist (every service calls it)."""
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -7,12 +7,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from pydantic import ValidationError
 
-from samverkan.runtime import telemetry
+from samverkan.runtime import config, telemetry
 from samverkan.runtime.migrations import migrate
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import ServiceSettings
@@ -26,9 +26,21 @@ def configure_logging(level: str) -> None:
     )
 
 
+def config_option() -> argparse.ArgumentParser:
+    """The `--config PATH` option every command takes (as a parent parser)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help=f"the node's TOML config file (default: ${config.CONFIG_ENV}, if set)",
+    )
+    return parser
+
+
 def main(
     name: str,
-    load_settings: Callable[[], ServiceSettings],
+    settings_class: type[ServiceSettings],
     build: Callable[[ServiceSettings], tuple[Node, FastAPI]],
     argv: list[str] | None = None,
     extra: dict[str, tuple[str, Callable[[ServiceSettings], Awaitable[int]]]] | None = None,
@@ -36,19 +48,21 @@ def main(
     """Parse the command line; `extra` adds service-specific commands (name: (help, run))."""
     parser = argparse.ArgumentParser(prog=f"samverkan-{name}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the service (HTTP API, consumers, outbox relay)")
-    commands.add_parser("migrate", help="apply pending database migrations and exit")
+    option = [config_option()]
+    commands.add_parser(
+        "serve", parents=option, help="run the service (HTTP API, consumers, outbox relay)"
+    )
+    commands.add_parser(
+        "migrate", parents=option, help="apply pending database migrations and exit"
+    )
     for command, (help_text, _) in (extra or {}).items():
-        commands.add_parser(command, help=help_text)
+        commands.add_parser(command, parents=option, help=help_text)
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"])
-            print(
-                f"samverkan-{name}: configuration error: {field}: {error['msg']}", file=sys.stderr
-            )
+        settings = config.load(settings_class, args.config)
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"samverkan-{name}: configuration error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.node.log_level)
     telemetry.configure(name, settings.principal)

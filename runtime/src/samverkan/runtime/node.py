@@ -25,6 +25,7 @@ from samverkan.runtime import problems, telemetry, trust
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
 from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_batch, raw_batch
 from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.lag import LagSampler
 from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate, pending
 from samverkan.runtime.outbox import OutboxRelay
 from samverkan.runtime.settings import ServiceSettings
@@ -56,7 +57,7 @@ class Node:
         if self.signer is None:
             log.warning("no signing key configured: events of %s leave unsigned", self.group)
         self.relay = OutboxRelay(
-            settings.database_url,
+            settings.dsn,
             self.broker,
             lock_name=self.group,
             signer=self.signer,
@@ -113,13 +114,14 @@ class Node:
     async def running(self) -> AsyncIterator[Node]:
         if self.settings.migrate_on_start:
             await migrate(self.settings.migration_url, self.migrations)
-        self._pool = await create_pool(self.settings.database_url)
+        self._pool = await create_pool(self.settings.dsn)
+        samplers: list[LagSampler] = []
         if self._subscribe_to:
 
             async def on_message(msg: KafkaMessage) -> None:
                 await self.consumer(msg)
 
-            self.broker.subscriber(
+            subscriber = self.broker.subscriber(
                 *self._subscribe_to,
                 group_id=self.group,
                 auto_offset_reset="earliest",
@@ -130,8 +132,12 @@ class Node:
                 batch_timeout_ms=_BATCH_WAIT_MS,
                 parser=parse_batch,
                 decoder=raw_batch,
-            )(on_message)
+            )
+            subscriber(on_message)
+            interval_s = self.settings.consumer_lag_interval_s
+            samplers.append(LagSampler(self.group, lambda: subscriber.consumer, interval_s))
         tasks = [asyncio.create_task(self._connect_broker(), name="broker-connect")]
+        tasks += [asyncio.create_task(s.run(), name="consumer-lag") for s in samplers]
         tasks += [asyncio.create_task(loop(), name=loop.__name__) for loop in self._background]
         log.info("%s started for principal %s", self.service, self.principal)
         try:

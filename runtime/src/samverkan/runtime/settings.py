@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from samverkan.contracts.values import Slug
+from samverkan.runtime.config import LayeredSettings
 
 
-class NodeSettings(BaseSettings):
+class NodeSettings(LayeredSettings):
     """Who this node is. Shared by all services of one principal (env prefix SAMVERKAN_)."""
 
     model_config = SettingsConfigDict(env_prefix="SAMVERKAN_", extra="ignore")
+    section = "node"
 
     principal: Slug = Field(description="This principal's id, e.g. 'sjostad-kommun'.")
     auth_jwt_key: SecretStr = Field(
@@ -56,10 +58,11 @@ class NodeSettings(BaseSettings):
         return self
 
 
-class KafkaSettings(BaseSettings):
+class KafkaSettings(LayeredSettings):
     """The shared Kafka backbone (env prefix KAFKA_)."""
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+    section = "kafka"
 
     bootstrap_servers: str = "127.0.0.1:9092"
     # The embedded broker cannot do InitProducerId; the outbox + inbox give the guarantees anyway.
@@ -79,13 +82,14 @@ class KafkaSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
 
 
-class ServiceSettings(BaseSettings):
-    """Settings of one service process. Subclasses set env_prefix, e.g. SAMVERKAN_REFERRAL_."""
+class ServiceSettings(LayeredSettings):
+    """Settings of one service process. Subclasses set env_prefix, e.g. SAMVERKAN_REFERRAL_, and
+    the section of the node's config file they read, e.g. `referral`."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
-    database_url: str = Field(description="postgresql:// DSN of this service's own database.")
-    database_owner_url: str | None = Field(
+    database_url: SecretStr = Field(description="postgresql:// DSN of this service's own database.")
+    database_owner_url: SecretStr | None = Field(
         default=None,
         description="DSN of the role that owns the schema and runs migrations, when the service's "
         "own role must not (the audit service's role may only INSERT and SELECT). "
@@ -105,6 +109,9 @@ class ServiceSettings(BaseSettings):
     consumer_retry_window_s: float = Field(
         default=120.0, gt=0, description="How long an event may wait for its preconditions."
     )
+    consumer_lag_interval_s: float = Field(
+        default=10.0, gt=0, description="How often, in seconds, consumer lag is sampled."
+    )
     node: NodeSettings = Field(default_factory=NodeSettings)  # type: ignore[arg-type]
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
@@ -113,5 +120,10 @@ class ServiceSettings(BaseSettings):
         return self.node.principal
 
     @property
+    def dsn(self) -> str:
+        """The service's DSN (with its password: hand it to the driver, never to a log)."""
+        return self.database_url.get_secret_value()
+
+    @property
     def migration_url(self) -> str:
-        return self.database_owner_url or self.database_url
+        return (self.database_owner_url or self.database_url).get_secret_value()

@@ -21,18 +21,20 @@ from samverkan.runtime import cli, directory_view
 from samverkan.runtime.db import UnitOfWork, connect
 from samverkan.runtime.migrations import DIRECTORY_VIEW, MigrationSource, migrate
 from samverkan.runtime.node import Node
+from samverkan.runtime.services import ServiceSpec
 from samverkan.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = MigrationSource("audit", "samverkan.audit")
+SERVICE = ServiceSpec("audit", AuditSettings, (DIRECTORY_VIEW, MIGRATIONS))
 
 
 def build(settings: ServiceSettings, *, keys: KeyLookup | None = None) -> tuple[Node, FastAPI]:
     """The audit node. `keys` finds other principals' public keys; by default the directory view's."""
     assert isinstance(settings, AuditSettings)
     node = Node(
-        settings, service="audit", migrations=[DIRECTORY_VIEW, MIGRATIONS], subscribe_to=topics.ALL
+        settings, service="audit", migrations=list(SERVICE.own_migrations), subscribe_to=topics.ALL
     )
     signing_key = settings.node.signing_key
     ctx = AuditContext(
@@ -79,13 +81,13 @@ def build(settings: ServiceSettings, *, keys: KeyLookup | None = None) -> tuple[
 
 async def prepare_database(settings: ServiceSettings, node: Node) -> None:
     """With a separate owner role: migrate as the owner, then grant the service role its rights."""
-    if settings.database_owner_url and settings.migrate_on_start:
+    if settings.database_owner_url is not None and settings.migrate_on_start:
         await migrate(settings.migration_url, node.migrations)
-        await grant_service_role(settings.migration_url, settings.database_url)
+        await grant_service_role(settings.migration_url, settings.dsn)
 
 
 async def _verify(settings: ServiceSettings) -> int:
-    conn = await connect(settings.database_url)
+    conn = await connect(settings.dsn)
     try:
         result = await service.verify(conn)
     finally:
@@ -101,7 +103,7 @@ async def _verify(settings: ServiceSettings) -> int:
 async def _grant(settings: ServiceSettings) -> int:
     node, _ = build(settings)
     await migrate(settings.migration_url, node.migrations)
-    role = await grant_service_role(settings.migration_url, settings.database_url)
+    role = await grant_service_role(settings.migration_url, settings.dsn)
     print(f"granted INSERT and SELECT to {role}" if role else "service and owner are one role")
     return 0
 

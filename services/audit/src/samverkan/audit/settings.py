@@ -8,6 +8,7 @@ from samverkan.runtime.settings import ServiceSettings
 
 class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SAMVERKAN_AUDIT_", extra="ignore")
+    section = "audit"
 
     pseudonym_key: SecretStr = Field(
         description="Secret of this node's audit service; keys the personnummer pseudonyms."

@@ -16,10 +16,12 @@ from samverkan.runtime import directory_view
 from samverkan.runtime.db import UnitOfWork
 from samverkan.runtime.migrations import DIRECTORY_VIEW, MigrationSource
 from samverkan.runtime.node import Node
+from samverkan.runtime.services import ServiceSpec
 from samverkan.runtime.settings import ServiceSettings
 from samverkan.runtime.signing import Signer
 
 MIGRATIONS = MigrationSource("directory", "samverkan.directory")
+SERVICE = ServiceSpec("directory", DirectorySettings, (DIRECTORY_VIEW, MIGRATIONS))
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ def build(settings: ServiceSettings) -> tuple[Node, FastAPI]:
     node = Node(
         settings,
         service="directory",
-        migrations=[DIRECTORY_VIEW, MIGRATIONS],
+        migrations=list(SERVICE.own_migrations),
         subscribe_to=(topics.DIRECTORY,),
     )
     directory_view.register(node)

@@ -41,14 +41,17 @@ def main(settings_class: type[ServiceSettings], build: Build, argv: list[str] | 
     extra: dict[str, tuple[str, Run]] = {name: (text, _unused) for name, text in HELP.items()}
     if argv and argv[0] in HELP:
         # runtime.cli gives extra commands no arguments of their own: parse them here first.
-        extra[argv[0]] = (HELP[argv[0]], _command(argv, build))
-        argv = argv[:1]
+        run, config = _command(argv, build)
+        extra[argv[0]] = (HELP[argv[0]], run)
+        argv = [argv[0], *(["--config", str(config)] if config else [])]
     return cli.main("directory", settings_class, build, argv=argv, extra=extra)
 
 
-def _command(argv: list[str], build: Build) -> Run:
+def _command(argv: list[str], build: Build) -> tuple[Run, Path | None]:
     parser = argparse.ArgumentParser(
-        prog=f"samverkan-directory {argv[0]}", description=HELP[argv[0]]
+        prog=f"samverkan-directory {argv[0]}",
+        description=HELP[argv[0]],
+        parents=[cli.config_option()],
     )
     if argv[0] == "import":
         parser.add_argument("file", type=Path, help="the directory document, JSON")
@@ -61,7 +64,7 @@ def _command(argv: list[str], build: Build) -> Run:
         node, _ = build(settings)
         if settings.migrate_on_start:
             await migrate(settings.migration_url, node.migrations)
-        pool = await create_pool(settings.database_url, max_size=2)
+        pool = await create_pool(settings.dsn, max_size=2)
         try:
             from samverkan.directory.app import directory_of
 
@@ -77,7 +80,7 @@ def _command(argv: list[str], build: Build) -> Run:
         finally:
             await pool.close()
 
-    return run
+    return run, args.config
 
 
 async def _import(directory: service.Directory, file: Path) -> int:

@@ -8,6 +8,7 @@ from samverkan.runtime.settings import ServiceSettings
 
 class DirectorySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SAMVERKAN_DIRECTORY_", extra="ignore")
+    section = "directory"
 
     key_rotation_overlap_h: float = Field(
         default=24.0,

@@ -15,9 +15,11 @@ from samverkan.notification.webhook_payload import TOPICS
 from samverkan.runtime import cli, directory_view
 from samverkan.runtime.migrations import DIRECTORY_VIEW, MigrationSource
 from samverkan.runtime.node import Node
+from samverkan.runtime.services import ServiceSpec
 from samverkan.runtime.settings import ServiceSettings
 
 MIGRATIONS = MigrationSource("notification", "samverkan.notification")
+SERVICE = ServiceSpec("notification", NotificationSettings, (DIRECTORY_VIEW, MIGRATIONS))
 
 
 class Notification:
@@ -28,7 +30,7 @@ class Notification:
         self.node = Node(
             settings,
             service="notification",
-            migrations=[DIRECTORY_VIEW, MIGRATIONS],
+            migrations=list(SERVICE.own_migrations),
             subscribe_to=(topics.DIRECTORY, *TOPICS),
         )
         self.mail = Worker(self.node, settings, clock, MailChannel(settings))

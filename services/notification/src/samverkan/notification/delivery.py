@@ -17,11 +17,18 @@ from typing import Any, Protocol
 from samverkan.contracts.events import Event
 from samverkan.notification.clock import Clock
 from samverkan.notification.settings import NotificationSettings
+from samverkan.runtime import telemetry
 from samverkan.runtime.node import Node
 
 log = logging.getLogger(__name__)
 
 UNCERTAIN = "outcome unknown: the service stopped while handing it over; not repeated"
+
+_failures = telemetry.meter.create_counter(
+    "samverkan.notification.delivery_failures",
+    unit="{attempt}",
+    description="Failed attempts at a mail or webhook call, by what became of the delivery",
+)
 
 
 class DeliveryError(Exception):
@@ -148,6 +155,8 @@ class Worker:
             if final:
                 event = self.channel.failed(row, now, exc.reason, attempt)
                 await tx.publish(self._node.event(event))
+            outcome = {"channel": self.channel.name, "outcome": "failed" if final else "retrying"}
+            tx.after_commit(lambda: _failures.add(1, outcome))
 
     @property
     def _has_status(self) -> bool:
@@ -166,6 +175,9 @@ class Worker:
             for row in rows:
                 event = self.channel.failed(row, self._clock.now(), UNCERTAIN, row["attempts"])
                 await tx.publish(self._node.event(event))
+            if rows:
+                outcome = {"channel": self.channel.name, "outcome": "uncertain"}
+                tx.after_commit(lambda: _failures.add(len(rows), outcome))
         for row in rows:
             log.warning("%s to %s is uncertain", self.channel.name, self.channel.recipient(row))
         return len(rows)

@@ -10,6 +10,7 @@ from samverkan.runtime.settings import ServiceSettings
 
 class NotificationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SAMVERKAN_NOTIFICATION_", extra="ignore")
+    section = "notification"
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

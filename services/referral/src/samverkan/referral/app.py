@@ -15,9 +15,11 @@ from samverkan.referral.settings import ReferralSettings
 from samverkan.runtime import cli, directory_view
 from samverkan.runtime.migrations import DIRECTORY_VIEW, MigrationSource
 from samverkan.runtime.node import Node
+from samverkan.runtime.services import ServiceSpec
 from samverkan.runtime.settings import ServiceSettings
 
 MIGRATIONS = MigrationSource("referral", "samverkan.referral")
+SERVICE = ServiceSpec("referral", ReferralSettings, (DIRECTORY_VIEW, MIGRATIONS))
 TOPICS = (topics.DIRECTORY, topics.REFERRAL, topics.CONSENT, topics.CONCERN, topics.CONSULTATION)
 
 
@@ -31,7 +33,7 @@ def build(
     node = Node(
         settings,
         service="referral",
-        migrations=[DIRECTORY_VIEW, MIGRATIONS],
+        migrations=list(SERVICE.own_migrations),
         subscribe_to=TOPICS,
     )
     ctx = Context(node, clock)

@@ -7,3 +7,4 @@ from samverkan.runtime.settings import ServiceSettings
 
 class ReferralSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SAMVERKAN_REFERRAL_", extra="ignore")
+    section = "referral"

@@ -13,7 +13,7 @@ from samverkan.contracts.referral import ConsentStatement, SupersessionCause
 from samverkan.referral.domain.consent import NotCovered
 from samverkan.referral.domain.lifecycle import Status
 from samverkan.referral.domain.referral import Direction, Referral, Staff
-from samverkan.referral.service import access, consents
+from samverkan.referral.service import access, consents, lead_times
 from samverkan.referral.service.context import Context, NotFound
 from samverkan.referral.store import consents as consent_store
 from samverkan.referral.store import referrals
@@ -117,8 +117,10 @@ async def act(
 ) -> Referral:
     """One move on the caller's copy; the event goes to the other copy's principal."""
     referral = await load(tx, referral_id, by)
+    before = referral.status
     event = move(referral)
     await referrals.save(tx.conn, referral)
+    lead_times.measure(tx, referral, before)
     other = referral.sender if referral.direction is Direction.INCOMING else referral.recipient
     await ctx.publish(tx, event, recipient=other.principal)
     return referral
