@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -27,15 +28,63 @@ class Problem(Exception):
 
 
 def _response(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    return _problem_response(request.url.path, status, title, detail, **extra)
+
+
+def _problem_response(
+    path: str, status: int, title: str, detail: str, **extra: Any
+) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": path,
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is answered 413 before any route (or
+    FastAPI's parsing) reads it. A declared Content-Length is judged at once; a body without one
+    (chunked) is read up to the limit first, then handed on whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit():
+            if int(declared) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                await self.app(scope, _replay(message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay(whole, receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"The request body is larger than {self.limit} bytes."
+        response = _problem_response(scope["path"], 413, "Request body too large", detail)
+        await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -66,3 +115,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _response(request, exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A receive channel that gives `first` again, then what `receive` gives."""
+    pending = [first]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
