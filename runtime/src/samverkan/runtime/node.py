@@ -180,7 +180,7 @@ class Node:
         app.state.node = self
         app.state.node_settings = self.settings.node
         problems.install(app)
-        app.add_middleware(problems.BodyLimit, limit=self.settings.http_max_body_bytes)
+        app.add_middleware(problems.BodyGuard, limit=self.settings.http_max_body_bytes)
         for router in routers:
             app.include_router(router)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -45,10 +46,12 @@ def _problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes is answered 413 before any route (or
-    FastAPI's parsing) reads it. A declared Content-Length is judged at once; a body without one
-    (chunked) is read up to the limit first, then handed on whole."""
+class BodyGuard:
+    """ASGI middleware for what every route takes: a JSON body of at most `limit` bytes.
+
+    A body of another declared media type is answered 415, one over the limit 413, before any
+    route (or FastAPI's parsing) reads it. A declared Content-Length is judged at once; a body
+    without one (chunked) is read up to the limit first, then handed on whole."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -58,7 +61,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type and not _is_json(media_type) and _has_body(headers):
+            detail = f"The request body must be application/json, not {media_type.decode(errors='replace')}."
+            response = _problem_response(scope["path"], 415, "Unsupported media type", detail)
+            await response(scope, receive, send)
+            return
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit():
             if int(declared) > self.limit:
                 await self._refuse(scope, receive, send)
@@ -107,6 +117,12 @@ def install(app: FastAPI) -> None:
             errors=errors,
         )
 
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # A NUL character reached a query: Postgres text cannot hold it. The input is invalid.
+        detail = "A text contains a character that cannot be stored (NUL)."
+        return _response(request, 422, "Invalid request", detail)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -115,6 +131,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _response(request, exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def _is_json(media_type: bytes) -> bool:
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    return headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
 
 
 def _replay(first: Message, receive: Receive) -> Receive:
