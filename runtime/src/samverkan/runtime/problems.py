@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +27,36 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.extra = extra
+
+
+class ProblemBody(BaseModel):
+    """The body of every error answer (RFC 9457); an invalid request adds `errors`."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+
+
+_DOCUMENTED = {
+    401: "No valid bearer token.",
+    403: "The token is another principal's, lacks the role, or the move is not the caller's.",
+    404: "Not found, or not addressed to the caller's function.",
+    409: "Not possible in the resource's present state.",
+    413: "The request body is over the limit.",
+    415: "The request body is not JSON.",
+    422: "The request is invalid (`errors` names each field) or refused by a rule.",
+}
+# Documented on every route of the services' routers, as they are answered.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {MEDIA_TYPE: {"schema": ProblemBody.model_json_schema()}},
+    }
+    for status, description in _DOCUMENTED.items()
+}
 
 
 def _response(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:

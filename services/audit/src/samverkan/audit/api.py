@@ -19,6 +19,8 @@ from samverkan.runtime.problems import Problem
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 AuditorDep = Annotated[Caller, Depends(require(Role.AUDITOR))]
+# An index or size of the Merkle tree: what Postgres can count (a bigint), never negative.
+TreePosition = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
 
 def _node(request: Request) -> Node:
@@ -148,7 +150,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 @router.get("/proofs/inclusion", summary="RFC 6962 inclusion proof of one entry in a tree size")
 async def inclusion(
-    request: Request, caller: AuditorDep, index: Annotated[int, Query(ge=0)], tree_size: int
+    request: Request, caller: AuditorDep, index: TreePosition, tree_size: TreePosition
 ) -> dict[str, Any]:
     async with _node(request).pool.acquire() as conn:
         leaves = await store.leaf_hashes(conn, tree_size)
@@ -165,7 +167,7 @@ async def inclusion(
 
 @router.get("/proofs/consistency", summary="RFC 6962 consistency proof between two tree sizes")
 async def consistency(
-    request: Request, caller: AuditorDep, first: Annotated[int, Query(ge=0)], second: int
+    request: Request, caller: AuditorDep, first: TreePosition, second: TreePosition
 ) -> dict[str, Any]:
     async with _node(request).pool.acquire() as conn:
         leaves = await store.leaf_hashes(conn, second)
