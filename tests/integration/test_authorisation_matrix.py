@@ -19,7 +19,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from integration.node_services import PUBLIC, endpoints, services
+from integration.node_services import PUBLIC, build, endpoints, services
 from integration.test_directory_service import dataset
 from integration.test_referral_api import give_consent, send
 from integration.test_referral_harness import (
@@ -354,8 +354,6 @@ async def world(postgres: EmbeddedPostgres | None) -> AsyncIterator[World]:
 
 def test_every_endpoint_has_a_row() -> None:
     """A new endpoint without a row fails here; so does a row for an endpoint that is gone."""
-    from integration.node_services import build
-
     tabled = {(r.service, r.method, r.path) for r in ROWS}
     served = set()
     for service in ("directory", "referral", "notification", "audit"):
