@@ -193,14 +193,22 @@ class Node:
         app.state.node = self
         app.state.node_settings = self.settings.node
         problems.install(app)
+        app.add_middleware(problems.BodyGuard, limit=self.settings.http_max_body_bytes)
         for router in routers:
-            app.include_router(router)
+            app.include_router(router, responses=problems.RESPONSES)
 
         @app.get("/healthz", tags=["operations"])
         async def healthz() -> dict[str, str]:
             return {"status": "alive"}
 
-        @app.get("/readyz", tags=["operations"])
+        @app.get(
+            "/readyz",
+            tags=["operations"],
+            responses={
+                503: problems.RESPONSES[409]
+                | {"description": "A dependency is not ready (the checks say which)."}
+            },
+        )
         async def readyz() -> Any:
             checks = await self.readiness()
             ready = checks["kafka"] and checks["database"] and not checks["migrations_pending"]

@@ -97,6 +97,12 @@ class ServiceSettings(LayeredSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the HTTP API reads, in bytes; a larger one is refused "
+        "with 413 before any route sees it. Raise it for a very large directory document.",
+    )
     migrate_on_start: bool = True
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     consumer_max_attempts: int = Field(default=3, ge=1)

@@ -8,18 +8,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from samverkan.audit import checkpoints, merkle, queries, service, store
 from samverkan.audit.context import AuditContext
-from samverkan.contracts.values import Personnummer
+from samverkan.contracts.values import Personnummer, Slug
 from samverkan.runtime.auth import Caller, Role, require
 from samverkan.runtime.node import Node
 from samverkan.runtime.problems import Problem
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 AuditorDep = Annotated[Caller, Depends(require(Role.AUDITOR))]
-Limit = Annotated[int, Query(ge=1, le=10000)]
+# An index or size of the Merkle tree: what Postgres can count (a bigint), never negative.
+TreePosition = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
 
 def _node(request: Request) -> Node:
@@ -30,20 +31,32 @@ def _ctx(request: Request) -> AuditContext:
     return request.app.state.audit
 
 
-class Search(BaseModel):
-    """Search criteria; all given must match. Only flows this principal sent or received."""
+# Bounded so that the logged criteria of one search always fit its access-log entry.
+Criterion = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class Criteria(BaseModel):
+    """Search criteria that may travel in a URL; all given must match. Only flows this
+    principal sent or received."""
+
+    subject: Criterion | None = Field(
+        default=None, description="A referral (or other aggregate) id."
+    )
+    actor: Criterion | None = Field(default=None, description="A staff member's HSA id.")
+    type: Criterion | None = Field(default=None, description="A CloudEvents type.")
+    source: Slug | None = Field(default=None, description="The sending principal.")
+    recipient: Slug | None = Field(default=None, description="The receiving principal.")
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=200, ge=1, le=10000)
+
+
+class Search(Criteria):
+    """Criteria with a personnummer too: sent in a body, never in a URL."""
 
     personnummer: Personnummer | None = Field(
         default=None, description="Found through its keyed pseudonym; never stored or logged."
     )
-    subject: str | None = Field(default=None, description="A referral (or other aggregate) id.")
-    actor: str | None = Field(default=None, description="A staff member's HSA id.")
-    type: str | None = Field(default=None, description="A CloudEvents type.")
-    source: str | None = Field(default=None, description="The sending principal.")
-    recipient: str | None = Field(default=None, description="The receiving principal.")
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = Field(default=200, ge=1, le=10000)
 
     def filters(self, ctx: AuditContext) -> store.Filters:
         plain = store.Filters(
@@ -67,28 +80,9 @@ _MEDIA = {"json": "application/json", "csv": "text/csv", "fhir": "application/fh
 
 @router.get("/entries", summary="Entries by referral, staff id, event type, principals and time")
 async def entries(
-    request: Request,
-    caller: AuditorDep,
-    subject: str | None = None,
-    actor: str | None = None,
-    type: str | None = None,
-    source: str | None = None,
-    recipient: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Limit = 200,
+    request: Request, caller: AuditorDep, criteria: Annotated[Criteria, Query()]
 ) -> list[dict[str, Any]]:
-    criteria = Search(
-        subject=subject,
-        actor=actor,
-        type=type,
-        source=source,
-        recipient=recipient,
-        since=since,
-        until=until,
-        limit=limit,
-    )
-    return await search(request, caller, criteria)
+    return await search(request, caller, Search(**criteria.model_dump()))
 
 
 @router.post("/search", summary="Search by any criteria, personnummer included (kept out of URLs)")
@@ -156,7 +150,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 @router.get("/proofs/inclusion", summary="RFC 6962 inclusion proof of one entry in a tree size")
 async def inclusion(
-    request: Request, caller: AuditorDep, index: Annotated[int, Query(ge=0)], tree_size: int
+    request: Request, caller: AuditorDep, index: TreePosition, tree_size: TreePosition
 ) -> dict[str, Any]:
     async with _node(request).pool.acquire() as conn:
         leaves = await store.leaf_hashes(conn, tree_size)
@@ -173,7 +167,7 @@ async def inclusion(
 
 @router.get("/proofs/consistency", summary="RFC 6962 consistency proof between two tree sizes")
 async def consistency(
-    request: Request, caller: AuditorDep, first: Annotated[int, Query(ge=0)], second: int
+    request: Request, caller: AuditorDep, first: TreePosition, second: TreePosition
 ) -> dict[str, Any]:
     async with _node(request).pool.acquire() as conn:
         leaves = await store.leaf_hashes(conn, second)

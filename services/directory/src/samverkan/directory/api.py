@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from samverkan.contracts.directory import KeyRevocationReason
 from samverkan.contracts.referral import FunctionRef, Need
+from samverkan.contracts.values import Slug
 from samverkan.directory import mcsd, service
 from samverkan.directory.domain import DirectoryDocument
 from samverkan.directory.keys import KeyProblem
@@ -93,8 +94,8 @@ async def revoke_key(
 async def routing(
     request: Request,
     caller: Annotated[Caller, Depends(require(Role.STAFF))],
-    principal: str,
-    function: str,
+    principal: Slug,
+    function: Slug,
     need: Need,
     on: Annotated[date | None, Query(description="defaults to today")] = None,
 ) -> dict[str, Any]:
