@@ -274,7 +274,7 @@ async def _converges(node: Directory, principals: list[str], expected: Any) -> N
         return await node.rows(principals) == expected
 
     try:
-        await eventually("the node's map to equal the expected map", same, within=30)
+        await eventually("the node's map to equal the expected map", same, within=90)
     except AssertionError:
         assert await node.rows(principals) == expected  # shows the difference
 

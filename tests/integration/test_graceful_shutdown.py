@@ -27,7 +27,8 @@ BURST = 40
 def worker(principal: str, dsn: str, kafka: str) -> Node:
     """A service that takes a while per event and announces each one it applies."""
     node = Node(
-        settings(ServiceSettings, principal=principal, dsn=dsn, kafka=kafka),
+        # Small batches: each commits on its own, so a stop falls between two of them.
+        settings(ServiceSettings, principal=principal, dsn=dsn, kafka=kafka, consumer_batch_size=4),
         service="worker",
         migrations=[DIRECTORY_VIEW],
         subscribe_to=(topics.REFERRAL,),

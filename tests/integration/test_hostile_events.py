@@ -28,15 +28,16 @@ from samverkan.contracts.deadletter import DeadLettered
 from samverkan.contracts.directory import FunctionPublished, UnitKind
 from samverkan.contracts.envelope import MAX_EVENT_BYTES
 from samverkan.devnet.embedded import EmbeddedPostgres
-from samverkan.runtime.consumer import DEAD_LETTER_VALUE_LIMIT
+from samverkan.runtime.consumer import DEAD_LETTER_FIELD_LIMIT, DEAD_LETTER_VALUE_LIMIT
 from samverkan.runtime.signing import Signer
 
 pytestmark = pytest.mark.integration
 
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, bytes | None]]
 # The embedded broker takes it; a Kafka at its default message.max.bytes (1 MB) would refuse
 # it at the door, and the consumer's own limit (MAX_EVENT_BYTES, 512 KiB) is the one tested.
 OVERSIZED = 2 * 1024 * 1024
+OVERSIZED_KEY = 800 * 1024
 
 
 def _function(principal: str) -> CloudEvent:
@@ -57,7 +58,7 @@ def _signed(by: str, headers: Headers, value: bytes) -> Headers:
     return Signer(signing_key(by), "key-1").sign(headers, value)
 
 
-def _replace(headers: Headers, name: str, value: bytes) -> Headers:
+def _replace(headers: Headers, name: str, value: bytes | None) -> Headers:
     return [(k, value if k == name else v) for k, v in headers]
 
 
@@ -69,6 +70,7 @@ class Poison:
     make: Callable[[CloudEvent, str, str], tuple[Headers, bytes]]  # (event, peer, impostor)
     reason: str
     security: bool = False
+    key: bytes | None = None  # instead of the event's own key
 
 
 def _value_of_size(size: int) -> Callable[[CloudEvent, str, str], tuple[Headers, bytes]]:
@@ -121,6 +123,18 @@ POISONS = [
     ),
     Poison("non-UTF-8 header", _bad_bytes, "a header is not UTF-8"),
     Poison(
+        "null header value",
+        lambda e, p, i: (_replace(_signed(p, e.headers(), e.value()), "ce_type", None), e.value()),
+        "unknown event type ''",
+    ),
+    Poison(
+        "oversized key, unsigned",  # its dead letter must still fit the broker
+        lambda e, p, i: (e.headers(), e.value()),
+        "security: the event is not signed",
+        security=True,
+        key=b"k" * OVERSIZED_KEY,
+    ),
+    Poison(
         "unsigned",
         lambda e, p, i: (e.headers(), e.value()),
         "security: the event is not signed",
@@ -169,7 +183,8 @@ async def outcome(
             for poison in POISONS:
                 event = _function(peer)
                 headers, value = poison.make(event, peer, impostor)
-                offsets[poison.name] = await _send(producer, event.key(), headers, value)
+                key = poison.key or event.key()
+                offsets[poison.name] = await _send(producer, key, headers, value)
             genuine = _function(peer)
             await _send(
                 producer,
@@ -235,6 +250,12 @@ async def test_a_dead_letter_keeps_the_size_and_a_bounded_part_of_an_oversized_v
     letter = outcome.letters[(group, outcome.offsets["oversized value"])]
     assert letter["value_size"] >= OVERSIZED
     assert len(base64.b64decode(letter["value_b64"])) == DEAD_LETTER_VALUE_LIMIT
+
+
+async def test_a_dead_letter_cuts_an_oversized_key(outcome: Outcome) -> None:
+    group = outcome.services["directory"].node.group
+    letter = outcome.letters[(group, outcome.offsets["oversized key, unsigned"])]
+    assert base64.b64decode(letter["key_b64"]) == b"k" * DEAD_LETTER_FIELD_LIMIT
 
 
 async def test_audit_records_every_signature_failure_as_a_security_alert(outcome: Outcome) -> None:

@@ -155,7 +155,7 @@ class CloudEvent(BaseModel):
         """Parse a Kafka record in binary mode; raise InvalidEvent with a precise reason."""
         items = headers.items() if isinstance(headers, Mapping) else headers
         try:
-            attrs = {k: v.decode() for k, v in items}
+            attrs = {k: (v or b"").decode() for k, v in items}
         except UnicodeDecodeError:
             raise InvalidEvent("a header is not UTF-8") from None
         if attrs.get("ce_specversion") != SPEC_VERSION:

@@ -53,10 +53,17 @@ Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
 Verify = Callable[[UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[None]]
 
 NOT_YET_PAUSE_S = 0.2
+# Applying a batch one record at a time commits its progress this often, and stops after this
+# long (the rest is read again), well inside the broker's max poll interval.
+ONE_BY_ONE_COMMIT_S = 5.0
+ONE_BY_ONE_LIMIT_S = 60.0
 NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
 
-# A dead letter keeps the original value up to this size, and its size and SHA-256 always.
+# A dead letter keeps the original value up to this size, and its size and SHA-256 always; the
+# key, each header and the reason are cut too, so that any record's dead letter fits the broker.
 DEAD_LETTER_VALUE_LIMIT = 64 * 1024
+DEAD_LETTER_FIELD_LIMIT = 1024
+DEAD_LETTER_HEADERS_LIMIT = 64
 
 # SQLSTATE classes and codes that mean "try again later", not "this event is bad":
 # connection (08), transaction rollback (40), resources (53), operator intervention (57),
@@ -161,6 +168,12 @@ class Progress:
     def stopped(self, item: Item) -> bool:
         return item.partition in self.rewind
 
+    def rewind_unsettled(self, items: list[Item]) -> None:
+        """Read every record not yet settled again (from the first of each partition)."""
+        for item in items:
+            if not self.stopped(item) and item.record.offset >= self.done.get(item.partition, -1):
+                self.rewind[item.partition] = item.record.offset
+
     def settle(self, item: Item, outcome: Outcome) -> None:
         if outcome is Outcome.DONE:
             self.done[item.partition] = item.record.offset + 1
@@ -211,25 +224,43 @@ class EventConsumer:
         consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
         items = [self._item(record) for record in records]
         progress = Progress()
-        if not await self._apply_together(items, progress):
-            for index, item in enumerate(items):
-                if progress.stopped(item):
-                    continue  # its partition is read again from an earlier record
-                outcome = await self._apply_alone(item)
-                progress.settle(item, outcome)
-                if outcome is Outcome.RETRY:
-                    # The database or broker is away: nothing after this is tried now.
-                    for rest in items[index + 1 :]:
-                        if not progress.stopped(rest):
-                            progress.rewind[rest.partition] = rest.record.offset
-                    break
-        await self._settle(consumer, progress, items)
+        try:
+            if not await self._apply_together(items, progress):
+                await self._apply_one_by_one(consumer, items, progress)
+        except Exception:
+            # Nothing may escape: FastStream would swallow it and the next commit would pass
+            # over this batch's unsettled records.
+            log.exception("batch interrupted; its unsettled records will be read again")
+            progress.rewind_unsettled(items)
+        await self._settle(consumer, progress)
+
+    async def _apply_one_by_one(
+        self, consumer: AIOKafkaConsumer, items: list[Item], progress: Progress
+    ) -> None:
+        started = last_commit = time.monotonic()
+        for item in items:
+            if progress.stopped(item):
+                continue  # its partition is read again from an earlier record
+            outcome = await self._apply_alone(item)
+            progress.settle(item, outcome)
+            now = time.monotonic()
+            if outcome is Outcome.RETRY or now - started > ONE_BY_ONE_LIMIT_S:
+                # The database or broker is away, or this batch has taken long enough (the
+                # consumer must poll again before the group thinks it dead): the rest is read
+                # again later.
+                progress.rewind_unsettled(items)
+                return
+            if now - last_commit > ONE_BY_ONE_COMMIT_S:
+                await self._commit(consumer, progress.done)
+                last_commit = now
 
     def _item(self, record: ConsumerRecord) -> Item:
         try:
             event = CloudEvent.from_kafka(record.value, record.headers)
         except InvalidEvent as exc:
             return Item(record, invalid=str(exc))
+        except Exception as exc:  # whatever else the bytes provoke, they are not an event
+            return Item(record, invalid=f"unreadable: {type(exc).__name__}")
         return Item(record, event=event, route=self._route(event, record))
 
     async def _apply_together(self, items: list[Item], progress: Progress) -> bool:
@@ -375,27 +406,30 @@ class EventConsumer:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
+            key_b64=None
+            if record.key is None
+            else base64.b64encode(record.key[:DEAD_LETTER_FIELD_LIMIT]).decode(),
             value_b64=base64.b64encode(value[:DEAD_LETTER_VALUE_LIMIT]).decode(),
             value_size=len(value),
             value_sha256=hashlib.sha256(value).hexdigest(),
-            headers={k: (v or b"").decode(errors="replace") for k, v in record.headers},
-            reason=reason,
+            headers={
+                _cut(k): _cut((v or b"").decode(errors="replace"))
+                for k, v in record.headers[:DEAD_LETTER_HEADERS_LIMIT]
+            },
+            reason=_cut(reason),
             dead_lettered_at=datetime.now(UTC),
         )
         try:
             await self._dead_letter(letter)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("dead-letter topic unreachable (%s); will retry the record", exc)
+        except Exception as exc:
+            log.warning("dead-letter topic unreachable (%r); will retry the record", exc)
             return Outcome.RETRY
         self.dead_lettered_total += 1
         _dead_lettered.add(1, {"consumer": self.group})
         trace.get_current_span().set_status(StatusCode.ERROR, "dead-lettered")
         return Outcome.DONE
 
-    async def _settle(
-        self, consumer: AIOKafkaConsumer, progress: Progress, items: list[Item]
-    ) -> None:
+    async def _settle(self, consumer: AIOKafkaConsumer, progress: Progress) -> None:
         """Rewind what is to be read again, then commit what is done."""
         for partition, offset in progress.rewind.items():
             with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
@@ -409,15 +443,28 @@ class EventConsumer:
             # What it waits for usually arrives on another partition of this same consumer: set
             # this partition aside for a moment and let the consumer serve the others meanwhile.
             _pause_briefly(consumer, partition)
-        if not progress.done:
+        if progress.done:
+            faults.point("consumer.before_offset_commit")
+            await self._commit(consumer, progress.done)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
+        # Only partitions still ours: one taken away by a rebalance would fail the whole commit.
+        assigned = consumer.assignment()
+        offsets = {partition: offset for partition, offset in done.items() if partition in assigned}
+        if not offsets:
             return
-        faults.point("consumer.before_offset_commit")
         try:
-            await consumer.commit(progress.done)
+            await consumer.commit(offsets)
         except KafkaError as exc:
             # A rebalance took a partition away; whoever gets it re-reads from the last commit
             # and the inbox makes the redelivery harmless.
             log.warning("offset commit failed (%s); records will be redelivered", exc)
+
+
+def _cut(text: str) -> str:
+    if len(text) <= DEAD_LETTER_FIELD_LIMIT:
+        return text
+    return text[:DEAD_LETTER_FIELD_LIMIT] + f"… ({len(text)} characters)"
 
 
 def _pause_briefly(consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:

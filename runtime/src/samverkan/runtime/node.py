@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # How long an idle consumer waits for records before polling again. FastStream sleeps as long
 # again after an empty poll, so a record arriving then waits at most twice this.
 _BATCH_WAIT_MS = 50
+_DEAD_LETTERS = uuid.UUID("6d1f3c0e-5a41-4c1b-9d4e-2f0b7c9a8e51")  # namespace of dead-letter ids
 
 
 class Node:
@@ -103,7 +105,10 @@ class Node:
         self._background.append(loop)
 
     async def dead_letter(self, letter: DeadLettered) -> None:
-        event = self.event(letter)
+        # One id per consumer and record: a dead letter sent again (its offset commit was lost)
+        # is the same event, which the audit trail records once.
+        position = f"{letter.consumer_group}/{letter.topic}/{letter.partition}/{letter.offset}"
+        event = self.event(letter).model_copy(update={"id": uuid.uuid5(_DEAD_LETTERS, position)})
         headers = {k: v.decode() for k, v in event.headers()}
         if self.signer is not None:
             headers = self.signer.sign_record(headers, event.value())
