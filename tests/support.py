@@ -28,7 +28,7 @@ from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import KafkaSettings, NodeSettings, ServiceSettings
-from samverkan.runtime.signing import Signer, generate_key
+from samverkan.runtime.signing import Signer, fingerprint, generate_key
 
 SECRET = "test-secret-not-for-production-0123456789"
 T = TypeVar("T")
@@ -49,13 +49,23 @@ def signing_key(principal: str) -> str:
 
 
 def settings(
-    cls: type[ServiceSettings], *, principal: str, dsn: str, kafka: str, **extra: Any
+    cls: type[ServiceSettings],
+    *,
+    principal: str,
+    dsn: str,
+    kafka: str,
+    node: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Any:
+    """Settings of `principal`'s service `cls`; `node` adds NodeSettings fields."""
     return cls(
         database_url=dsn,
         outbox_poll_interval_s=0.1,
         node=NodeSettings(
-            principal=principal, auth_jwt_key=SECRET, signing_key=signing_key(principal)
+            principal=principal,
+            auth_jwt_key=SECRET,
+            signing_key=signing_key(principal),
+            **(node or {}),
         ),
         kafka=KafkaSettings(
             bootstrap_servers=kafka, enable_idempotence=False, fetch_max_wait_ms=50
@@ -152,6 +162,11 @@ def public_key_event(principal: str) -> CloudEvent:
         valid_from=datetime(2025, 1, 1, tzinfo=UTC),
     )
     return CloudEvent.wrap(data, principal=principal, service="directory")
+
+
+def key_fingerprint(principal: str) -> str:
+    """The fingerprint an operator would pin for the principal's test key."""
+    return fingerprint(Signer(signing_key(principal), KEY_ID).public_key_b64())
 
 
 def signed_headers(event: CloudEvent) -> list[tuple[str, bytes]]:

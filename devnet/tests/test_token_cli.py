@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from samverkan.devnet.cli import main
-from samverkan.runtime.signing import Signer
+from samverkan.runtime.signing import Signer, fingerprint
 
 pytestmark = pytest.mark.unit
 
@@ -49,7 +49,12 @@ def test_token_without_key_is_a_clear_error(
     assert "SAMVERKAN_AUTH_JWT_KEY" in capsys.readouterr().err
 
 
-def test_keygen_prints_a_usable_signing_key(capsys: pytest.CaptureFixture[str]) -> None:
+def test_keygen_prints_a_usable_signing_key_and_its_fingerprint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["keygen"]) == 0
-    key = capsys.readouterr().out.strip()
-    assert len(Signer(key, "key-1").public_key_b64()) == 44
+    printed = capsys.readouterr()
+    key = printed.out.strip()  # alone on stdout: `$(samverkan-dev keygen)` is the key
+    public_key = Signer(key, "key-1").public_key_b64()
+    assert f"public key:  {public_key}\n" in printed.err
+    assert f"fingerprint: {fingerprint(public_key)} " in printed.err

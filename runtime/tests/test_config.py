@@ -156,3 +156,39 @@ def test_no_secret_value_is_printed_in_errors(
 
 def _never_built(settings: ServiceSettings) -> None:
     raise AssertionError("configuration errors stop the command before anything is built")
+
+
+FINGERPRINT = "sha256:" + "ab" * 32
+
+
+def test_trusted_keys_come_from_a_toml_table(node_toml: Path) -> None:
+    text = node_toml.read_text().replace(
+        "[kafka]",
+        f'[node.trusted_keys]\n"vastra-regionen" = ["{FINGERPRINT.upper()}"]\n\n[kafka]',
+    )
+    node = load(ExampleSettings, write(node_toml, text)).node
+    assert node.trusted_keys == {"vastra-regionen": [FINGERPRINT]}  # upper case hex is the same
+    assert node.trust_unlisted_first_keys is False
+
+
+def test_trusted_keys_come_from_json_in_the_environment(
+    node_toml: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAMVERKAN_TRUSTED_KEYS", f'{{"vastra-regionen": ["{FINGERPRINT}"]}}')
+    monkeypatch.setenv("SAMVERKAN_TRUST_UNLISTED_FIRST_KEYS", "true")
+    node = load(ExampleSettings, node_toml).node
+    assert node.trusted_keys == {"vastra-regionen": [FINGERPRINT]}
+    assert node.trust_unlisted_first_keys is True
+
+
+def test_a_malformed_fingerprint_is_named_with_its_principal(
+    node_toml: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hex of the public key's base64, not of its raw bytes, is a likely slip.
+    monkeypatch.setenv("SAMVERKAN_TRUSTED_KEYS", '{"vastra-regionen": ["sha256:abc"]}')
+    with pytest.raises(ConfigError) as raised:
+        load(ExampleSettings, node_toml)
+    assert raised.value.problems == [
+        "node.trusted_keys.vastra-regionen.0: Value error, a key fingerprint is 'sha256:' and 64 "
+        "hex digits (`samverkan-dev keygen` prints it) (from SAMVERKAN_TRUSTED_KEYS)"
+    ]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from samverkan.runtime.signing import Signer, canonical_bytes, generate_key, verify
+from samverkan.runtime.signing import Signer, canonical_bytes, fingerprint, generate_key, verify
 
 pytestmark = pytest.mark.unit
 
@@ -51,3 +51,17 @@ def test_headers_outside_the_envelope_are_not_covered() -> None:
 def test_a_malformed_key_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Signer("c2hvcnQ=", "key-1")
+
+
+def test_a_fingerprint_is_the_sha256_of_the_raw_key_bytes() -> None:
+    all_zero = "A" * 43 + "="  # base64 of 32 zero bytes
+    # SHA-256 of 32 zero bytes, a published value (not recomputed here).
+    expected = "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+    assert fingerprint(all_zero) == f"sha256:{expected}"
+
+
+def test_keys_have_their_own_fingerprints_and_short_keys_none() -> None:
+    one, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-1")
+    assert fingerprint(one.public_key_b64()) != fingerprint(other.public_key_b64())
+    with pytest.raises(ValueError, match="32 bytes"):
+        fingerprint("c2hvcnQ=")

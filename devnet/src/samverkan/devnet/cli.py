@@ -13,7 +13,7 @@ from datetime import timedelta
 from samverkan.devnet import demo
 from samverkan.devnet.network import Network
 from samverkan.runtime.auth import Role, issue_token
-from samverkan.runtime.signing import generate_key
+from samverkan.runtime.signing import Signer, fingerprint, generate_key
 
 
 def _up() -> int:
@@ -32,6 +32,18 @@ def _up() -> int:
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
+    return 0
+
+
+def _keygen() -> int:
+    key = generate_key()
+    print(key)  # alone on stdout, so `$(samverkan-dev keygen)` is the key
+    public_key = Signer(key, "key").public_key_b64()
+    print(f"public key:  {public_key}", file=sys.stderr)
+    print(
+        f"fingerprint: {fingerprint(public_key)}  (other principals pin it in trusted_keys)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -58,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the two-principal scenario end to end and exit")
     commands.add_parser("up", help="start a local two-principal network until Ctrl-C")
-    commands.add_parser("keygen", help="print a new Ed25519 signing key (SAMVERKAN_SIGNING_KEY)")
+    commands.add_parser(
+        "keygen",
+        help="print a new Ed25519 signing key (SAMVERKAN_SIGNING_KEY); its public key and "
+        "fingerprint go to stderr",
+    )
     token = commands.add_parser("token", help="mint a development bearer token (HS256)")
     token.add_argument("--principal", required=True, help="e.g. sjostad-kommun")
     token.add_argument("--function", help="the function acted in (required for staff)")
@@ -76,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "keygen":
-        print(generate_key())
-        return 0
+        return _keygen()
     if args.command == "token":
         args.role = args.role or [Role.STAFF.value]
         return _token(args)

@@ -7,6 +7,7 @@ embedded ones unless KAFKA_BOOTSTRAP_SERVERS / SAMVERKAN_DEV_POSTGRES_URL name e
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -25,7 +26,7 @@ import httpx
 from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres, free_port, start_child
 from samverkan.devnet.smtp import MailCatcher
 from samverkan.runtime.auth import Role, issue_token
-from samverkan.runtime.signing import generate_key
+from samverkan.runtime.signing import Signer, fingerprint, generate_key
 
 SERVICES = ("directory", "referral", "notification", "audit")
 PRINCIPALS = ("sjostad-kommun", "vastra-regionen")
@@ -181,6 +182,7 @@ class Network:
             "SAMVERKAN_AUTH_JWT_KEY": principal.auth_secret,
             "SAMVERKAN_SIGNING_KEY": principal.signing_key,
             "SAMVERKAN_SIGNING_KEY_ID": "key-1",
+            "SAMVERKAN_TRUSTED_KEYS": json.dumps(self.trusted_keys()),
             "SAMVERKAN_LOG_LEVEL": os.environ.get("SAMVERKAN_LOG_LEVEL", "INFO"),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "false"),
@@ -211,6 +213,13 @@ class Network:
                 env,
                 self.workdir / f"{principal.id}-{service}.log",
             )
+
+    def trusted_keys(self) -> dict[str, list[str]]:
+        """Every principal's first key pinned, as each node's SAMVERKAN_TRUSTED_KEYS."""
+        return {
+            p.id: [fingerprint(Signer(p.signing_key, "key-1").public_key_b64())]
+            for p in self.principals.values()
+        }
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         for process in self.processes():

@@ -65,6 +65,12 @@ class Node:
             signer=self.signer,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        trust_policy = trust.Policy.from_settings(settings.node)
+        if settings.node.verify_signatures and trust_policy.on_first_use:
+            log.warning(
+                "first keys are trusted on first use; configure trusted_keys "
+                "(SAMVERKAN_TRUSTED_KEYS or [node.trusted_keys])"
+            )
         self.consumer = EventConsumer(
             group=self.group,
             principal=self.principal,
@@ -72,7 +78,7 @@ class Node:
             dead_letter=self.dead_letter,
             max_attempts=settings.consumer_max_attempts,
             retry_window_s=settings.consumer_retry_window_s,
-            verify=trust.check if settings.node.verify_signatures else None,
+            verify=trust_policy.check if settings.node.verify_signatures else None,
         )
         self._subscribe_to = subscribe_to
         self._background: list[Callable[[], Awaitable[None]]] = []

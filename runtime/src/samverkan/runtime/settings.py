@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from samverkan.contracts.values import Slug
 from samverkan.runtime.config import LayeredSettings
+
+_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _fingerprint(value: str) -> str:
+    value = value.strip().lower()
+    if not _FINGERPRINT.fullmatch(value):
+        raise ValueError(
+            "a key fingerprint is 'sha256:' and 64 hex digits (`samverkan-dev keygen` prints it)"
+        )
+    return value
+
+
+# What operators pin a public key by: signing.fingerprint() of it.
+Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
 
 
 class NodeSettings(LayeredSettings):
@@ -34,6 +50,18 @@ class NodeSettings(LayeredSettings):
         "under the current key; step 2 makes it SIGNING_KEY (with its id) once announced.",
     )
     signing_next_key_id: Slug | None = Field(default=None, description="The next key's id.")
+    trusted_keys: dict[Slug, list[Fingerprint]] = Field(
+        default={},  # pydantic copies it for each instance
+        description="Pinned first keys: per principal, the fingerprints its first key may have, "
+        'as JSON in the environment: `{"vastra-regionen": ["sha256:…"]}`. Empty: any principal\'s '
+        "first key is trusted on first use (development only). This principal's own keys need "
+        "no listing.",
+    )
+    trust_unlisted_first_keys: bool = Field(
+        default=False,
+        description="With trusted_keys set, still trust on first use the first key of a principal "
+        "it does not list (by default such a key is refused).",
+    )
     verify_signatures: bool = Field(
         default=True,
         description="Refuse events not signed by the key of the principal they name. Switch off "

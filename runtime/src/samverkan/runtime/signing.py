@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidSignature
@@ -26,6 +27,15 @@ def generate_key() -> str:
     """A new private key, as base64 of its 32-byte seed (the form settings take)."""
     seed = Ed25519PrivateKey.generate().private_bytes_raw()
     return base64.b64encode(seed).decode()
+
+
+def fingerprint(public_key_b64: str) -> str:
+    """How operators name a public key when they pin it: "sha256:" and the hex SHA-256 of the raw
+    32-byte Ed25519 key (not of its base64)."""
+    raw = base64.b64decode(public_key_b64, validate=True)
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes (base64 of them)")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def canonical_bytes(headers: Iterable[tuple[str, bytes]], value: bytes) -> bytes:

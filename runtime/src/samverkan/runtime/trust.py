@@ -9,14 +9,18 @@ principal's directory published, before anything is applied.
   share one retry window; past it they are dead-lettered too, so a flood of events under made-up
   key ids costs one window, not one each.
 - A principal's first key introduces itself: its PublicKeyPublished, signed by the key it
-  announces, is trusted on first use when no key of that principal is known. Every later key must
-  be announced under a key already trusted (rotation: announce the next key, then switch).
-  Pinning first keys by configured fingerprints is the production hardening still to come.
+  announces, when no key of that principal is known. With fingerprints configured
+  (`trusted_keys`), it is believed only if its fingerprint is pinned for that principal; a
+  principal not listed is refused too, unless `trust_unlisted_first_keys`. This node's own keys
+  are pinned by holding them. With none configured it is trusted on first use (development).
+  Every later key must be announced under a key already trusted (rotation: announce the next
+  key, then switch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
 
@@ -25,27 +29,94 @@ from samverkan.contracts.directory import PublicKeyPublished, PublicKeyRevoked
 from samverkan.runtime import directory_view, signing
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
+from samverkan.runtime.settings import NodeSettings
 
 
-async def check(tx: UnitOfWork, batch: Sequence[tuple[CloudEvent, ConsumerRecord]]) -> None:
-    """Raise for the first event of `batch` that may not be believed. Every key is looked up in
-    one query; a batch in which keys change is judged one event at a time instead."""
-    if len(batch) > 1 and any(_changes_keys(event) for event, _ in batch[:-1]):
-        raise NotYet("keys change within this batch: each event is judged after those before it")
-    signed = [(event, _signature_headers(event, record)) for event, record in batch]
-    public_keys = await directory_view.keys(
-        tx.conn, [(event.sourceprincipal, key_id, event.time) for event, (_, key_id) in signed]
-    )
-    for (event, record), (_, (headers, key_id)), public_key in zip(
-        batch, signed, public_keys, strict=True
-    ):
-        principal = event.sourceprincipal
-        if public_key is None:
-            public_key = await _unknown_key(tx, event, key_id)
-        if not signing.verify(public_key, headers, record.value or b""):
-            raise Refused(
-                f"security: the signature does not verify under {principal}'s key {key_id!r}"
+@dataclass(frozen=True)
+class Policy:
+    """Which first keys are believed: those `pinned` for their principal, or any while nothing is
+    pinned. `check` is the consumer's `Verify`."""
+
+    pinned: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    trust_unlisted: bool = False
+
+    @classmethod
+    def from_settings(cls, node: NodeSettings) -> Policy:
+        pinned = {principal: frozenset(fps) for principal, fps in node.trusted_keys.items()}
+        if pinned:  # this node holds its own keys, so they need no listing
+            pinned[node.principal] = pinned.get(node.principal, frozenset()) | _own(node)
+        return cls(pinned, node.trust_unlisted_first_keys)
+
+    @property
+    def on_first_use(self) -> bool:
+        return not self.pinned
+
+    async def check(
+        self, tx: UnitOfWork, batch: Sequence[tuple[CloudEvent, ConsumerRecord]]
+    ) -> None:
+        """Raise for the first event of `batch` that may not be believed. Every key is looked up
+        in one query; a batch in which keys change is judged one event at a time instead."""
+        if len(batch) > 1 and any(_changes_keys(event) for event, _ in batch[:-1]):
+            raise NotYet(
+                "keys change within this batch: each event is judged after those before it"
             )
+        signed = [(event, _signature_headers(event, record)) for event, record in batch]
+        public_keys = await directory_view.keys(
+            tx.conn, [(event.sourceprincipal, key_id, event.time) for event, (_, key_id) in signed]
+        )
+        for (event, record), (_, (headers, key_id)), public_key in zip(
+            batch, signed, public_keys, strict=True
+        ):
+            principal = event.sourceprincipal
+            if public_key is None:
+                public_key = await self._unknown_key(tx, event, key_id)
+            if not signing.verify(public_key, headers, record.value or b""):
+                raise Refused(
+                    f"security: the signature does not verify under {principal}'s key {key_id!r}"
+                )
+
+    async def _unknown_key(self, tx: UnitOfWork, event: CloudEvent, key_id: str) -> str:
+        """The key of an event whose key id is not trusted at its time: its own, when it
+        introduces its principal's first key and that key may be believed; otherwise it is
+        refused, or waits for the key's announcement."""
+        principal = event.sourceprincipal
+        if await directory_view.known(tx.conn, principal, key_id):
+            raise Refused(
+                f"security: {principal}'s key {key_id!r} was not valid at the event's time"
+            )
+        if _introduces_itself(event, key_id) and not await directory_view.known(tx.conn, principal):
+            public_key: str = event.data.public_key  # type: ignore[attr-defined]
+            self.refuse_unpinned(principal, key_id, public_key)
+            return public_key
+        # Its announcement may be on another partition of the directory topic.
+        raise NotYet(
+            f"{principal}'s key {key_id!r} is not known here yet", waits_for=f"keys:{principal}"
+        )
+
+    def refuse_unpinned(self, principal: str, key_id: str, public_key: str) -> None:
+        """Raise Refused unless `public_key` may be `principal`'s first key."""
+        listed = self.pinned.get(principal)
+        if self.on_first_use or (listed is None and self.trust_unlisted):
+            return
+        found = signing.fingerprint(public_key)
+        if found not in (listed or ()):
+            unlisted = "" if listed else f" (none are configured for {principal})"
+            raise Refused(
+                f"security: {principal}'s key {key_id!r} ({found}) is not among the configured "
+                f"fingerprints{unlisted}"
+            )
+
+
+def _own(node: NodeSettings) -> frozenset[str]:
+    keys = [
+        (node.signing_key, node.signing_key_id),
+        (node.signing_next_key, node.signing_next_key_id),
+    ]
+    return frozenset(
+        signing.fingerprint(signing.Signer(key.get_secret_value(), key_id).public_key_b64())
+        for key, key_id in keys
+        if key is not None and key_id is not None
+    )
 
 
 def _signature_headers(
@@ -56,20 +127,6 @@ def _signature_headers(
     if signing.SIGNATURE_HEADER not in found or signing.KEY_ID_HEADER not in found:
         raise Refused("security: the event is not signed")
     return headers, found[signing.KEY_ID_HEADER].decode(errors="replace")
-
-
-async def _unknown_key(tx: UnitOfWork, event: CloudEvent, key_id: str) -> str:
-    """The key of an event whose key id is not trusted at its time: its own, when it introduces
-    its principal's first key; otherwise it is refused, or waits for the key's announcement."""
-    principal = event.sourceprincipal
-    if await directory_view.known(tx.conn, principal, key_id):
-        raise Refused(f"security: {principal}'s key {key_id!r} was not valid at the event's time")
-    if _introduces_itself(event, key_id) and not await directory_view.known(tx.conn, principal):
-        return event.data.public_key  # type: ignore[attr-defined]
-    # Its announcement may be on another partition of the directory topic.
-    raise NotYet(
-        f"{principal}'s key {key_id!r} is not known here yet", waits_for=f"keys:{principal}"
-    )
 
 
 def _changes_keys(event: CloudEvent) -> bool:

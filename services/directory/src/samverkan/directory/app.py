@@ -18,7 +18,7 @@ from samverkan.runtime.migrations import DIRECTORY_VIEW, MigrationSource
 from samverkan.runtime.node import Node
 from samverkan.runtime.services import ServiceSpec
 from samverkan.runtime.settings import ServiceSettings
-from samverkan.runtime.signing import Signer
+from samverkan.runtime.signing import Signer, fingerprint
 
 MIGRATIONS = MigrationSource("directory", "samverkan.directory")
 SERVICE = ServiceSpec("directory", DirectorySettings, (DIRECTORY_VIEW, MIGRATIONS))
@@ -47,7 +47,14 @@ def build(settings: ServiceSettings) -> tuple[Node, FastAPI]:
         except Exception:
             log.exception("signing key not published; it will be on the next start or import")
             return
-        log.info("signing key %s in force (%d events)", directory.signing_key.key_id, published)
+        key = directory.signing_key
+        # Other principals' operators pin this fingerprint (trusted_keys) to believe our first key.
+        log.info(
+            "signing key %s (%s) in force (%d events)",
+            key.key_id,
+            fingerprint(key.public_key),
+            published,
+        )
 
     node.background(publish_signing_key)
     app = node.http_app(api.router, title="Samverkan directory")
