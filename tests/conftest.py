@@ -5,9 +5,11 @@ Embedded by default; KAFKA_BOOTSTRAP_SERVERS and SAMVERKAN_DEV_POSTGRES_URL poin
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from opentelemetry import metrics
@@ -16,6 +18,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
 from samverkan.devnet.network import external_database
+
+STUCK_AFTER_S = 240.0  # pytest-timeout ends a test at 300 s
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +69,20 @@ def metric_reader() -> InMemoryMetricReader:
     reader = InMemoryMetricReader()
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
     return reader
+
+
+@pytest.fixture(autouse=True)
+async def _stuck_tasks_reported() -> AsyncIterator[None]:
+    """A test still running after STUCK_AFTER_S writes every asyncio task's stack to stderr, so
+    that a hang shows where it waits before pytest-timeout ends it."""
+
+    async def report() -> None:
+        await asyncio.sleep(STUCK_AFTER_S)
+        print(f"\n--- still running after {STUCK_AFTER_S:.0f} s; asyncio tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            print(f"--- {task.get_name()}", file=sys.stderr)
+            task.print_stack(limit=25, file=sys.stderr)
+
+    reporter = asyncio.create_task(report())
+    yield
+    reporter.cancel()
