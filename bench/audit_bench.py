@@ -15,7 +15,7 @@ from bench import sample
 from bench.components import Components
 from bench.stats import rate, ratio
 from samverkan.audit import service, store
-from samverkan.audit.chain import GENESIS, Entry, chain
+from samverkan.audit.chain import GENESIS, Entry
 from samverkan.audit.context import AuditContext
 from samverkan.contracts import CloudEvent
 from samverkan.runtime.db import UnitOfWork, create_pool
@@ -32,7 +32,6 @@ COLUMNS = (
 )
 VALUES = ", ".join(f"${i}" for i in range(1, 19))
 INSERT_BARE = f"INSERT INTO audit_bare ({COLUMNS}) VALUES ({VALUES})"
-INSERT_LOG = f"INSERT INTO audit_log ({COLUMNS}) VALUES ({VALUES})"
 
 
 def _record(event: CloudEvent, offset: int) -> ConsumerRecord:
@@ -132,22 +131,17 @@ def _entry(event: CloudEvent, seq: int, now: datetime) -> Entry:
 
 async def _extend(conn: asyncpg.Connection, upto: int) -> None:
     """Grow the trail to `upto` entries, correctly chained, in bulk (only verify is timed here)."""
-    head = await conn.fetchrow("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    seq = head["seq"] + 1 if head else 0
-    prev = bytes(head["entry_hash"]) if head else GENESIS
+    seq = await store.size(conn)
     template = sample.referral_sent()
     now = datetime.now(UTC)
     while seq < upto:
-        rows = []
+        entries = []
         for _ in range(min(5000, upto - seq)):
             event = template.model_copy(update={"id": sample.referral_sent().id})
-            entry = _entry(event, seq, now)
-            leaf = entry.leaf_hash()
-            prev = chain(prev, leaf)
-            rows.append(_row(entry, leaf, prev))
+            entries.append(_entry(event, seq, now))
             seq += 1
         async with conn.transaction():
-            await conn.executemany(INSERT_LOG, rows)
+            await store.append_many(conn, entries)
 
 
 async def _verify(conn: asyncpg.Connection) -> tuple[float, int]:

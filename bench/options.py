@@ -22,7 +22,7 @@ class Options:
     step_s: float = 8.0
     drain_s: float = 15.0  # how long a run may take to settle after the last send
     backlog: int = 5000  # referral events in the catch-up backlog (directory events: a fifth)
-    audit_entries: int = 3000  # entries appended through the audit store, one transaction each
+    audit_entries: int = 3000  # entries the audit service appends, in consumer-sized batches
     verify_entries: int = 50_000  # entries in the trail when verify is timed
     skip: list[str] = field(default_factory=list)  # parts to leave out: network, catchup, audit
     profile: bool = False  # py-spy flame graphs of each service during catch-up

@@ -1,4 +1,4 @@
-"""The dead-letter event: a message a consumer could not accept, kept whole with the reason."""
+"""The dead-letter event: a message a consumer could not accept, with the reason it gave."""
 
 from __future__ import annotations
 
