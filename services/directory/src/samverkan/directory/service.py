@@ -102,9 +102,16 @@ async def republish(directory: Directory) -> int:
         entries = OwnEntries(tx.conn)
         await entries.lock()
         events = await entries.history()
-        # Keys first: a node rebuilding from scratch verifies every other entry with them, and an
-        # entry ahead of its key in a partition would wait for a key queued behind it.
-        events.sort(key=lambda e: not isinstance(e, PublicKeyPublished | PublicKeyRevoked))
+        # Keys first, and first of all the key that signs now: a node rebuilding from scratch
+        # believes that one on its own (it introduces itself) and checks every other entry with
+        # it; anything ahead of it in a partition would wait for it, queued behind.
+        signing = directory.signing_key.key_id if directory.signing_key else None
+
+        def order(event: Event) -> tuple[bool, bool]:
+            is_key = isinstance(event, PublicKeyPublished | PublicKeyRevoked)
+            return (not is_key, not (is_key and event.key_id == signing))
+
+        events.sort(key=order)
         for event in events:
             await tx.publish(directory.wrap(event))
     return len(events)
