@@ -2,7 +2,14 @@
 
 import pytest
 
-from samverkan.runtime.signing import Signer, canonical_bytes, fingerprint, generate_key, verify
+from samverkan.runtime.signing import (
+    Signer,
+    canonical_bytes,
+    fingerprint,
+    generate_key,
+    verify,
+    verify_all,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +72,21 @@ def test_keys_have_their_own_fingerprints_and_short_keys_none() -> None:
     assert fingerprint(one.public_key_b64()) != fingerprint(other.public_key_b64())
     with pytest.raises(ValueError, match="32 bytes"):
         fingerprint("c2hvcnQ=")
+
+
+async def test_a_batch_is_verified_record_by_record_in_order() -> None:
+    signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
+    good = (signer.sign(HEADERS, VALUE), VALUE)
+    forged = (other.sign(HEADERS, VALUE), VALUE)
+    tampered = (good[0], VALUE + b" ")
+    unsigned = (HEADERS, VALUE)
+    records = [good, forged, good, tampered, unsigned] * 10  # enough to be shared out to threads
+    checks = [(signer.public_key_b64(), record) for record in records]
+    assert await verify_all(checks) == [True, False, True, False, False] * 10
+    assert await verify_all(checks[:3]) == [True, False, True]
+    assert await verify_all([]) == []
+
+
+def test_a_key_of_the_wrong_length_verifies_nothing() -> None:
+    signer = Signer(generate_key(), "key-1")
+    assert not verify("c2hvcnQ=", signer.sign(HEADERS, VALUE), VALUE)

@@ -54,8 +54,9 @@ class Policy:
     async def check(
         self, tx: UnitOfWork, batch: Sequence[tuple[CloudEvent, ConsumerRecord]]
     ) -> None:
-        """Raise for the first event of `batch` that may not be believed. Every key is looked up
-        in one query; a batch in which keys change is judged one event at a time instead."""
+        """Raise if an event of `batch` may not be believed. Every key is looked up in one query
+        and the signatures are verified together; a batch in which keys change is judged one
+        event at a time instead."""
         if len(batch) > 1 and any(_changes_keys(event) for event, _ in batch[:-1]):
             raise NotYet(
                 "keys change within this batch: each event is judged after those before it"
@@ -64,15 +65,19 @@ class Policy:
         public_keys = await directory_view.keys(
             tx.conn, [(event.sourceprincipal, key_id, event.time) for event, (_, key_id) in signed]
         )
+        checks = []
         for (event, record), (_, (headers, key_id)), public_key in zip(
             batch, signed, public_keys, strict=True
         ):
-            principal = event.sourceprincipal
             if public_key is None:
                 public_key = await self._unknown_key(tx, event, key_id)
-            if not signing.verify(public_key, headers, record.value or b""):
+            checks.append((public_key, (headers, record.value or b"")))
+        verified = await signing.verify_all(checks)
+        for (event, _), (_, (_, key_id)), ok in zip(batch, signed, verified, strict=True):
+            if not ok:
                 raise Refused(
-                    f"security: the signature does not verify under {principal}'s key {key_id!r}"
+                    f"security: the signature does not verify under {event.sourceprincipal}'s "
+                    f"key {key_id!r}"
                 )
 
     async def _unknown_key(self, tx: UnitOfWork, event: CloudEvent, key_id: str) -> str:
