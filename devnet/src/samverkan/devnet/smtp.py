@@ -23,9 +23,12 @@ class CapturedMail:
     body: str
     raw: bytes
     message_id: str | None
+    session: str = ""  # the sender's address and port: mails over one SMTP session share it
 
 
-def parse_mail(mail_from: str, rcpt_tos: tuple[str, ...], raw: bytes) -> CapturedMail:
+def parse_mail(
+    mail_from: str, rcpt_tos: tuple[str, ...], raw: bytes, session: str = ""
+) -> CapturedMail:
     """Parse raw RFC 5322 bytes; ``body`` is the text/plain part ("" if there is none)."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     plain = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
@@ -38,6 +41,7 @@ def parse_mail(mail_from: str, rcpt_tos: tuple[str, ...], raw: bytes) -> Capture
         body=plain.get_content().replace("\r\n", "\n") if plain is not None else "",
         raw=raw,
         message_id=str(message_id).strip() if message_id else None,
+        session=session,
     )
 
 
@@ -54,7 +58,7 @@ class MailCatcher:
 
     def start(self) -> Self:
         if self._controller is None:
-            self.port = free_port()
+            self.port = self.port or free_port()
             controller = Controller(_Handler(self), hostname=self.host, port=self.port)
             controller.start()
             self._controller = controller
@@ -64,6 +68,11 @@ class MailCatcher:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+
+    def restart(self) -> None:
+        """Stop, dropping every open session, and listen again on the same port."""
+        self.stop()
+        self.start()
 
     def clear(self) -> None:
         with self._arrived:
@@ -112,7 +121,8 @@ class _Handler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         try:
-            mail = parse_mail(str(envelope.mail_from), tuple(envelope.rcpt_tos), raw)
+            peer = ":".join(str(part) for part in session.peer)
+            mail = parse_mail(str(envelope.mail_from), tuple(envelope.rcpt_tos), raw, peer)
         except Exception as exc:
             return f"554 Transaction failed: unparsable message ({exc})"
         self._catcher._deliver(mail)

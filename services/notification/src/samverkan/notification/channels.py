@@ -24,6 +24,7 @@ class MailChannel:
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
+        self._relay = mailer.Relay(settings)
         self.max_attempts = settings.delivery_max_attempts
 
     async def send(self, row: Any) -> None:
@@ -38,11 +39,14 @@ class MailChannel:
         except mailer.UnsafeHeader as exc:
             raise DeliveryError(f"refused: {exc}", retryable=False) from None
         try:
-            await mailer.send(self._settings, message)
+            await self._relay.send(message)
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP {exc.code}", retryable=True) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryError(type(exc).__name__, retryable=True) from None
+
+    async def close(self) -> None:
+        await self._relay.close()
 
     def sent(self, row: Any, at: datetime) -> Event:
         return NotificationSent(
@@ -89,6 +93,7 @@ class WebhookChannel:
     def __init__(self, settings: NotificationSettings, node: Node) -> None:
         self._settings = settings
         self._node = node
+        self._client: httpx.AsyncClient | None = None  # its connections are kept between calls
         self.max_attempts = settings.webhook_max_attempts
 
     async def send(self, row: Any) -> None:
@@ -103,15 +108,21 @@ class WebhookChannel:
         # that schedules deliveries.
         headers = signature_headers(subscription["secret"], str(row["id"]), body, datetime.now(UTC))
         headers["content-type"] = CONTENT_TYPE
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s)
         try:
-            async with httpx.AsyncClient(timeout=self._settings.webhook_timeout_s) as client:
-                response = await client.post(subscription["url"], content=body, headers=headers)
+            response = await self._client.post(subscription["url"], content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise DeliveryError(type(exc).__name__, retryable=True) from None
         if not response.is_success:
             raise DeliveryError(
                 f"HTTP {response.status_code}", retryable=True, status_code=response.status_code
             )
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     def sent(self, row: Any, at: datetime) -> Event:
         return NotificationSent(

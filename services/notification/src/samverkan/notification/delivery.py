@@ -56,6 +56,9 @@ class Channel(Protocol):
     def recipient(self, row: Any) -> str:
         """Who the delivery is for, for logs: ids only."""
 
+    async def close(self) -> None:
+        """Let go of kept connections (the worker is stopping)."""
+
 
 def backoff(
     attempt: int, base_s: float, max_s: float, rand: Callable[[], float] = random.random
@@ -79,18 +82,23 @@ class Worker:
         self.__name__ = f"{channel.name}-delivery"  # names the background task
 
     async def __call__(self) -> None:
-        while True:
-            try:
-                await self.recover()
-                while await self.deliver_one():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("%s delivery paused: %s", self.channel.name, type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), self._settings.delivery_poll_interval_s)
-            self.wakeup.clear()
+        try:
+            while True:
+                try:
+                    await self.recover()
+                    while await self.deliver_one():
+                        pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("%s delivery paused: %s", self.channel.name, type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.wakeup.wait(), self._settings.delivery_poll_interval_s
+                    )
+                self.wakeup.clear()
+        finally:
+            await self.channel.close()
 
     async def deliver_one(self) -> bool:
         """Deliver the next due row, if any; True when there was one."""

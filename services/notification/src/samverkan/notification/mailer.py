@@ -1,14 +1,20 @@
-"""Building and sending one mail over SMTP; header values are checked, never trusted."""
+"""Building mails and sending them over SMTP; header values are checked, never trusted."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from email.message import EmailMessage
 from uuid import UUID
 
 import aiosmtplib
 
 from samverkan.notification.settings import NotificationSettings
+
+log = logging.getLogger(__name__)
+
+_QUIT_TIMEOUT_S = 5.0  # on the way out a slow relay may not hold up shutdown
 
 _ADDRESS = re.compile(r"^[^\s@<>,;\"()\[\]\\]+@[^\s@<>,;\"()\[\]\\]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -40,15 +46,76 @@ def build(*, mail_from: str, to: str, subject: str, body: str, delivery_id: UUID
     return message
 
 
-async def send(settings: NotificationSettings, message: EmailMessage) -> None:
-    s = settings
-    await aiosmtplib.send(
-        message,
-        hostname=s.smtp_host,
-        port=s.smtp_port,
-        username=s.smtp_username,
-        password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-        start_tls=s.smtp_starttls,
-        use_tls=s.smtp_tls,
-        timeout=s.smtp_timeout_s,
-    )
+class Relay:
+    """One SMTP session to the mail relay, kept for the next mail while it is used within
+    `smtp_keep_alive_s` (0: a session per mail). Mails go one at a time (one delivery worker)."""
+
+    def __init__(self, settings: NotificationSettings) -> None:
+        self._settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._last_used = 0.0
+
+    async def send(self, message: EmailMessage) -> None:
+        reused = await self._reuse()
+        try:
+            try:
+                await self._send(message, fresh=not reused)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # Most likely the relay ended the kept session while it was idle: send on a new
+                # session now rather than after a retry's backoff (a failed send is retried
+                # either way).
+                log.info("the mail relay had closed the kept session; opening a new one")
+                self._drop()
+                await self._send(message, fresh=True)
+        except BaseException:
+            self._drop()
+            raise
+        self._last_used = time.monotonic()
+        if self._settings.smtp_keep_alive_s == 0:
+            await self.close()
+
+    async def close(self) -> None:
+        """End the kept session politely (QUIT), if there is one."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit(timeout=_QUIT_TIMEOUT_S)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
+
+    async def _send(self, message: EmailMessage, *, fresh: bool) -> None:
+        if fresh:
+            self._smtp = await self._connect()
+        assert self._smtp is not None
+        await self._smtp.send_message(message)
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    async def _reuse(self) -> bool:
+        """Whether the kept session can take the next mail; it is closed when it cannot."""
+        if self._smtp is None:
+            return False
+        idle = time.monotonic() - self._last_used
+        if self._smtp.is_connected and idle < self._settings.smtp_keep_alive_s:
+            return True
+        await self.close()
+        return False
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            start_tls=s.smtp_starttls,
+            use_tls=s.smtp_tls,
+            timeout=s.smtp_timeout_s,
+        )
+        await smtp.connect()
+        return smtp

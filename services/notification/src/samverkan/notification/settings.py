@@ -21,6 +21,12 @@ class NotificationSettings(ServiceSettings):
     smtp_timeout_s: float = Field(
         default=30.0, gt=0, description="Longest wait, in seconds, for the mail relay."
     )
+    smtp_keep_alive_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Keep the SMTP session open for the next mail while mails follow within "
+        "this many seconds (0: one session per mail).",
+    )
     mail_from: str = Field(default="samverkan@localhost", description="Envelope and From address.")
     mail_language: Literal["sv", "en"] = Field(
         default="sv",

@@ -1,0 +1,96 @@
+"""The mail relay session: kept for the mails that follow, replaced when idle or dropped."""
+
+import asyncio
+from email.message import EmailMessage
+from uuid import uuid4
+
+import pytest
+from support import settings
+
+from samverkan.devnet.smtp import MailCatcher
+from samverkan.notification import mailer
+from samverkan.notification.settings import NotificationSettings
+
+pytestmark = pytest.mark.unit
+
+
+def _relay(catcher: MailCatcher, keep_alive_s: float) -> mailer.Relay:
+    return mailer.Relay(
+        settings(
+            NotificationSettings,
+            principal="vastra-regionen",
+            dsn="postgresql://unused@127.0.0.1/unused",  # only the relay is used here
+            kafka="127.0.0.1:9",
+            smtp_host=catcher.host,
+            smtp_port=catcher.port,
+            smtp_keep_alive_s=keep_alive_s,
+        )
+    )
+
+
+def _mail(n: int) -> EmailMessage:
+    return mailer.build(
+        mail_from="samverkan@region.example",
+        to="vardcentral@region.example",
+        subject=f"Ny remiss {n}",
+        body="Logga in för att se den.",
+        delivery_id=uuid4(),
+    )
+
+
+async def _send(relay: mailer.Relay, count: int) -> None:
+    for n in range(count):
+        await relay.send(_mail(n))
+
+
+async def test_mails_that_follow_each_other_share_one_session() -> None:
+    with MailCatcher() as catcher:
+        relay = _relay(catcher, keep_alive_s=30)
+        await _send(relay, 3)
+        await relay.close()
+        mails = await catcher.await_for(3)
+    assert [m.subject for m in mails] == ["Ny remiss 0", "Ny remiss 1", "Ny remiss 2"]
+    assert len({m.session for m in mails}) == 1
+
+
+async def test_without_keep_alive_each_mail_has_its_own_session() -> None:
+    with MailCatcher() as catcher:
+        relay = _relay(catcher, keep_alive_s=0)
+        await _send(relay, 3)
+        mails = await catcher.await_for(3)
+    assert len({m.session for m in mails}) == 3
+
+
+async def test_a_session_idle_past_keep_alive_is_replaced() -> None:
+    with MailCatcher() as catcher:
+        relay = _relay(catcher, keep_alive_s=0.2)
+        await _send(relay, 1)
+        await asyncio.sleep(0.4)
+        await _send(relay, 1)
+        await relay.close()
+        mails = await catcher.await_for(2)
+    assert len({m.session for m in mails}) == 2
+
+
+async def test_a_session_the_relay_dropped_is_replaced_at_once() -> None:
+    with MailCatcher() as catcher:
+        relay = _relay(catcher, keep_alive_s=30)
+        await _send(relay, 1)
+        catcher.restart()  # ends every open session, listens again on the same port
+        await _send(relay, 1)  # no error: a new session takes it
+        await relay.close()
+        mails = await catcher.await_for(2)
+    assert len({m.session for m in mails}) == 2
+
+
+async def test_a_relay_that_is_away_is_an_error_and_the_next_mail_tries_again() -> None:
+    with MailCatcher() as catcher:
+        relay = _relay(catcher, keep_alive_s=30)
+        catcher.stop()
+        with pytest.raises(OSError):
+            await _send(relay, 1)
+        catcher.start()
+        await _send(relay, 1)
+        await relay.close()
+        mails = await catcher.await_for(1)
+    assert [m.subject for m in mails] == ["Ny remiss 0"]
