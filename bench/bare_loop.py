@@ -1,4 +1,6 @@
-"""Baseline for catch-up: a bare aiokafka getmany + asyncpg executemany loop, one commit a batch."""
+"""Baselines for catch-up: a bare aiokafka getmany + asyncpg executemany loop, one commit a batch;
+and the same loop verifying each record's signature as the services do (their floor: a service
+cannot be faster than reading, verifying and writing its events)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from bench import sample
 from bench.backlog import Offsets
+from samverkan.runtime import signing
 
 TABLE = """CREATE TABLE IF NOT EXISTS bare_inbox (
     consumer text NOT NULL, event_id text NOT NULL, topic text NOT NULL, kafka_partition int NOT NULL,
@@ -17,8 +21,11 @@ TABLE = """CREATE TABLE IF NOT EXISTS bare_inbox (
 INSERT = "INSERT INTO bare_inbox VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
 
 
-async def catch_up(bootstrap: str, dsn: str, ends: Offsets, timeout_s: float) -> dict[str, Any]:
-    """Read the topics of `ends` from the start until every partition reaches its end offset."""
+async def catch_up(
+    bootstrap: str, dsn: str, ends: Offsets, timeout_s: float, *, verify: bool = False
+) -> dict[str, Any]:
+    """Read the topics of `ends` from the start until every partition reaches its end offset;
+    with `verify`, check every record's signature on the way."""
     group = f"bench.bare.{secrets.token_hex(3)}"
     total = sum(ends.values())
     conn = await asyncpg.connect(dsn)
@@ -38,13 +45,19 @@ async def catch_up(bootstrap: str, dsn: str, ends: Offsets, timeout_s: float) ->
             if time.perf_counter() - started > timeout_s:
                 raise TimeoutError(f"bare loop reached {sum(reached.values())} of {total}")
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            rows = []
+            rows, checks = [], []
             for partition, records in batch.items():
                 for r in records:
                     if r.offset < ends[partition]:
-                        event_id = dict(r.headers).get("ce_id", b"").decode()
+                        headers = dict(r.headers)
+                        event_id = headers.get("ce_id", b"").decode()
                         rows.append((group, event_id, r.topic, r.partition, r.offset, r.value))
                         reached[partition] = max(reached[partition], r.offset + 1)
+                        if verify:
+                            signer = sample.SIGNERS[headers["ce_sourceprincipal"].decode()]
+                            checks.append((signer.public_key_b64(), (list(r.headers), r.value)))
+            if checks and not all(await signing.verify_all(checks)):
+                raise AssertionError("a backlog record's signature does not verify")
             if rows:
                 async with conn.transaction():
                     await conn.executemany(INSERT, rows)

@@ -98,16 +98,24 @@ async def _run(env: Components, referrals: int) -> dict[str, Any]:
         ends = backlog.ends_for(produced, backlog.subscribed(service))
         measured = await _service(service, env, ends)
         bare = await _bare(env, bare_dsn, ends)
+        verifying = await _bare(env, bare_dsn, ends, verify=True)
         measured["baseline"] = bare
         measured["ratio"] = ratio(measured["events_per_s"], bare["events_per_s"])
+        measured["verifying_baseline"] = verifying
+        measured["verifying_ratio"] = ratio(measured["events_per_s"], verifying["events_per_s"])
         out["services"][service] = measured
     return out
 
 
-async def _bare(env: Components, dsn: str, ends: backlog.Offsets) -> dict[str, Any]:
+async def _bare(
+    env: Components, dsn: str, ends: backlog.Offsets, *, verify: bool = False
+) -> dict[str, Any]:
     """The median of three bare loops: each takes well under a second, so one broker fetch wait
     more or less would swing a single one by a factor of three."""
-    runs = [await bare_loop.catch_up(env.bootstrap, dsn, ends, TIMEOUT_S) for _ in range(BARE_RUNS)]
+    runs = [
+        await bare_loop.catch_up(env.bootstrap, dsn, ends, TIMEOUT_S, verify=verify)
+        for _ in range(BARE_RUNS)
+    ]
     runs.sort(key=lambda r: r["events_per_s"])
     median = runs[len(runs) // 2]
     median["runs_per_s"] = [r["events_per_s"] for r in runs]

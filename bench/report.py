@@ -58,11 +58,16 @@ def table(results: dict[str, Any]) -> str:
             f"\nCatch-up on a backlog of {c['referrals']:,} referrals"
             f" + {c['directory_entries']:,} directory entries"
         )
-        add(f"  {'service':<14}{'events':>8}{'events/s':>10}{'bare loop/s':>13}{'ratio':>8}")
+        add(
+            f"  {'service':<14}{'events':>8}{'events/s':>10}{'bare loop/s':>13}{'ratio':>8}"
+            f"{'verifying loop/s':>18}{'ratio':>8}"
+        )
         for service, s in c["services"].items():
+            verifying = s.get("verifying_baseline", {}).get("events_per_s", float("nan"))
             add(
                 f"  {service:<14}{s['events']:>8,}{_n(s['events_per_s']):>10}"
                 f"{_n(s['baseline']['events_per_s']):>13}{_x(s['ratio']):>8}"
+                f"{_n(verifying):>18}{_x(s.get('verifying_ratio', float('nan'))):>8}"
             )
     if "audit" in results:
         a = results["audit"]

@@ -58,6 +58,7 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     assert set(catchup) == SERVICES
     for service in catchup.values():
         assert _positive(service["events"]) and _positive(service["baseline"]["events_per_s"])
+        assert _positive(service["verifying_baseline"]["events_per_s"])
         assert service["curve"] and service["baseline"]["curve"]
 
     audit = results["audit"]
