@@ -111,19 +111,22 @@ def is_transient(exc: BaseException) -> bool:
 async def parse_batch(
     records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]
 ) -> Any:
-    """FastStream's parser decodes every header as UTF-8 and fails the whole batch when one is
-    not. Give it readable copies instead, and keep the real records on the message so the
-    consumer judges and dead-letters the original bytes."""
-    readable = []
-    for record in records:
-        copied = copy.copy(record)
-        copied.headers = tuple(
-            (key, (value or b"").decode(errors="replace").encode()) for key, value in record.headers
-        )
-        readable.append(copied)
-    message = await original(tuple(readable))
+    """FastStream's parser decodes every header of every record as UTF-8, and fails the whole
+    batch when one is not, yet keeps of a batch only its first record's headers and its ends'
+    positions. Give it readable copies of the two ends alone, and keep the real records on the
+    message: the consumer judges and dead-letters the original bytes."""
+    ends = (records[0], records[-1]) if len(records) > 1 else records
+    message = await original(tuple(_readable(record) for record in ends))
     message.raw_message = records
     return message
+
+
+def _readable(record: ConsumerRecord) -> ConsumerRecord:
+    copied = copy.copy(record)
+    copied.headers = tuple(
+        (key, (value or b"").decode(errors="replace").encode()) for key, value in record.headers
+    )
+    return copied
 
 
 async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> None:
