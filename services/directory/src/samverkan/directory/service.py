@@ -102,19 +102,23 @@ async def republish(directory: Directory) -> int:
         entries = OwnEntries(tx.conn)
         await entries.lock()
         events = await entries.history()
-        # Keys first, and first of all the key that signs now: a node rebuilding from scratch
-        # believes that one on its own (it introduces itself) and checks every other entry with
-        # it; anything ahead of it in a partition would wait for it, queued behind.
         signing = directory.signing_key.key_id if directory.signing_key else None
-
-        def order(event: Event) -> tuple[bool, bool]:
-            is_key = isinstance(event, PublicKeyPublished | PublicKeyRevoked)
-            return (not is_key, not (is_key and event.key_id == signing))
-
-        events.sort(key=order)
+        events = in_republish_order(events, signing)
         for event in events:
             await tx.publish(directory.wrap(event))
     return len(events)
+
+
+def in_republish_order(events: list[Event], signing_key_id: str | None) -> list[Event]:
+    """Keys first, and first of all the key that signs now: a node rebuilding from scratch
+    believes that one on its own (it introduces itself) and checks every other entry with it;
+    anything ahead of it in a partition would wait for it, queued behind. Otherwise in order."""
+
+    def rank(event: Event) -> tuple[bool, bool]:
+        is_key = isinstance(event, PublicKeyPublished | PublicKeyRevoked)
+        return (not is_key, not (is_key and event.key_id == signing_key_id))
+
+    return sorted(events, key=rank)
 
 
 async def export_document(conn: asyncpg.Connection) -> DirectoryDocument:
