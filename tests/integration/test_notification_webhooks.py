@@ -44,11 +44,13 @@ SENT = "se.samverkan.referral.sent.v1"
 
 
 class Receiver:
-    """An integrator's endpoint: /flaky answers 503 to its first `outage` calls, /dead always 500."""
+    """An integrator's endpoint: /flaky answers 503 to its first `outage` calls, /dead always 500.
+    Every answer sets a cookie, which no later call may bring back."""
 
     def __init__(self, outage: int) -> None:
         self.outage = outage
         self.calls: dict[str, list[bytes]] = {"flaky": [], "dead": []}
+        self.cookies_brought: list[str] = []
         self.accepted: list[dict] = []
         self.secrets: dict[str, str] = {}
         self.port = free_port()
@@ -61,11 +63,14 @@ class Receiver:
     async def hook(self, request: Request) -> Response:
         name, body = request.path_params["name"], await request.body()
         self.calls[name].append(body)
+        if "cookie" in request.headers:
+            self.cookies_brought.append(request.headers["cookie"])
+        cookie = {"set-cookie": f"session-{name}=1; Path=/"}
         if name == "dead" or len(self.calls[name]) <= self.outage:
-            return Response(status_code=503 if name == "flaky" else 500)
+            return Response(status_code=503 if name == "flaky" else 500, headers=cookie)
         document = Webhook(self.secrets[name]).verify(body, dict(request.headers))
         self.accepted.append({"webhook-id": request.headers["webhook-id"], **document})
-        return Response(status_code=204)
+        return Response(status_code=204, headers=cookie)
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Receiver]:
@@ -164,6 +169,7 @@ async def test_retries_until_the_receiver_recovers_then_gives_up_on_a_dead_one(
 
     assert [(e["about_event"], e["attempts"]) for e in flaky] == [(str(mine.id), 3)]
     assert len(receiver.calls["flaky"]) == 4  # two refused, then `mine` once, then the marker
+    assert receiver.cookies_brought == []  # the kept client stores no receiver's cookies
     assert [d["id"] for d in receiver.accepted] == [str(mine.id), str(marker.id)]
     assert receiver.accepted[0]["webhook-id"] == flaky[0]["id"]
     assert "dataomitted" in receiver.accepted[0] and "data" not in receiver.accepted[0]

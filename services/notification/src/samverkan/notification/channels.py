@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import aiosmtplib
@@ -109,7 +110,11 @@ class WebhookChannel:
         headers = signature_headers(subscription["secret"], str(row["id"]), body, datetime.now(UTC))
         headers["content-type"] = CONTENT_TYPE
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s)
+            self._client = httpx.AsyncClient(
+                timeout=self._settings.webhook_timeout_s,
+                # A kept client must not carry one receiver's cookies to the next call.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
         try:
             response = await self._client.post(subscription["url"], content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -47,8 +47,12 @@ def build(*, mail_from: str, to: str, subject: str, body: str, delivery_id: UUID
 
 
 class Relay:
-    """One SMTP session to the mail relay, kept for the next mail while it is used within
-    `smtp_keep_alive_s` (0: a session per mail). Mails go one at a time (one delivery worker)."""
+    """One SMTP session to the mail relay, reused for the next mail when it follows within
+    `smtp_keep_alive_s` (0: a session per mail). Mails go one at a time (one delivery worker).
+
+    A kept session is probed with NOOP before it takes a mail, and replaced when the probe fails:
+    once a mail is being handed over, a broken session is the caller's failed attempt, never
+    silently sent again here (the relay may already have the mail)."""
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
@@ -56,19 +60,10 @@ class Relay:
         self._last_used = 0.0
 
     async def send(self, message: EmailMessage) -> None:
-        reused = await self._reuse()
         try:
-            try:
-                await self._send(message, fresh=not reused)
-            except aiosmtplib.SMTPServerDisconnected:
-                if not reused:
-                    raise
-                # Most likely the relay ended the kept session while it was idle: send on a new
-                # session now rather than after a retry's backoff (a failed send is retried
-                # either way).
-                log.info("the mail relay had closed the kept session; opening a new one")
-                self._drop()
-                await self._send(message, fresh=True)
+            smtp = await self._kept() or await self._connect()
+            self._smtp = smtp
+            await smtp.send_message(message)
         except BaseException:
             self._drop()
             raise
@@ -79,32 +74,34 @@ class Relay:
     async def close(self) -> None:
         """End the kept session politely (QUIT), if there is one."""
         smtp, self._smtp = self._smtp, None
-        if smtp is not None and smtp.is_connected:
-            try:
-                await smtp.quit(timeout=_QUIT_TIMEOUT_S)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                smtp.close()
+        if smtp is None or not smtp.is_connected:
+            return
+        try:
+            await smtp.quit(timeout=_QUIT_TIMEOUT_S)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass
+        finally:
+            smtp.close()
 
-    async def _send(self, message: EmailMessage, *, fresh: bool) -> None:
-        if fresh:
-            self._smtp = await self._connect()
-        assert self._smtp is not None
-        await self._smtp.send_message(message)
+    async def _kept(self) -> aiosmtplib.SMTP | None:
+        """The kept session if it may take the next mail; otherwise it is let go."""
+        smtp = self._smtp
+        if smtp is None:
+            return None
+        fresh = time.monotonic() - self._last_used < self._settings.smtp_keep_alive_s
+        if fresh and smtp.is_connected:
+            try:
+                await smtp.noop()
+                return smtp
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                log.info("the mail relay had closed the kept session; opening a new one")
+        self._drop()
+        return None
 
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             smtp.close()
-
-    async def _reuse(self) -> bool:
-        """Whether the kept session can take the next mail; it is closed when it cannot."""
-        if self._smtp is None:
-            return False
-        idle = time.monotonic() - self._last_used
-        if self._smtp.is_connected and idle < self._settings.smtp_keep_alive_s:
-            return True
-        await self.close()
-        return False
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self._settings

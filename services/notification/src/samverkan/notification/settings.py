@@ -24,8 +24,8 @@ class NotificationSettings(ServiceSettings):
     smtp_keep_alive_s: float = Field(
         default=30.0,
         ge=0,
-        description="Keep the SMTP session open for the next mail while mails follow within "
-        "this many seconds (0: one session per mail).",
+        description="Reuse the SMTP session for the next mail when it follows within this many "
+        "seconds (0: one session per mail); an older session is closed when the next mail comes.",
     )
     mail_from: str = Field(default="samverkan@localhost", description="Envelope and From address.")
     mail_language: Literal["sv", "en"] = Field(
