@@ -1,7 +1,10 @@
 """Ed25519 event signatures: what they cover and what breaks them."""
 
+import base64
+
 import pytest
 
+from samverkan.runtime import signing
 from samverkan.runtime.signing import (
     Signer,
     canonical_bytes,
@@ -9,6 +12,7 @@ from samverkan.runtime.signing import (
     generate_key,
     verify,
     verify_all,
+    verify_raw,
 )
 
 pytestmark = pytest.mark.unit
@@ -74,17 +78,38 @@ def test_keys_have_their_own_fingerprints_and_short_keys_none() -> None:
         fingerprint("c2hvcnQ=")
 
 
-async def test_a_batch_is_verified_record_by_record_in_order() -> None:
+async def test_a_batch_is_verified_record_by_record_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(signing, "_WORKERS", 3)  # uneven parts: 17, 17 and 16 records
     signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
     good = (signer.sign(HEADERS, VALUE), VALUE)
-    forged = (other.sign(HEADERS, VALUE), VALUE)
-    tampered = (good[0], VALUE + b" ")
-    unsigned = (HEADERS, VALUE)
-    records = [good, forged, good, tampered, unsigned] * 10  # enough to be shared out to threads
+    bad = {
+        7: (other.sign(HEADERS, VALUE), VALUE),  # forged
+        31: (good[0], VALUE + b" "),  # tampered
+        49: (HEADERS, VALUE),  # unsigned
+    }
+    records = [bad.get(i, good) for i in range(50)]
     checks = [(signer.public_key_b64(), record) for record in records]
-    assert await verify_all(checks) == [True, False, True, False, False] * 10
-    assert await verify_all(checks[:3]) == [True, False, True]
+    assert await verify_all(checks) == [i not in bad for i in range(50)]
+    assert await verify_all(checks[5:9]) == [True, True, False, True]  # inline, below threshold
     assert await verify_all([]) == []
+
+
+def test_raw_signatures_verify_under_their_key_only() -> None:
+    signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
+    public = base64.b64decode(signer.public_key_b64())
+    signature = signer.sign_bytes(b"checkpoint")
+    assert verify_raw(public, signature, b"checkpoint")
+    assert not verify_raw(public, signature, b"checkpoint!")
+    assert not verify_raw(base64.b64decode(other.public_key_b64()), signature, b"checkpoint")
+    assert not verify_raw(public[:31], signature, b"checkpoint")
+    assert not verify_raw(public, signature[:63], b"checkpoint")
+
+
+def test_a_small_order_key_verifies_nothing() -> None:
+    # The identity point as the key, with R = identity and S = 0, satisfies the verification
+    # equation for every message; OpenSSL accepts it, libsodium refuses such keys.
+    identity = bytes([1]) + bytes(31)
+    assert not verify_raw(identity, identity + bytes(32), b"anything at all")
 
 
 def test_a_key_of_the_wrong_length_verifies_nothing() -> None:

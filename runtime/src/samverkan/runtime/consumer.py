@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 # Sees every valid event with the record it came in (the audit trail keeps the exact bytes).
 Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
-# Decides whether events may be believed at all (raises Refused or NotYet for the first that may
+# Decides whether events may be believed at all (raises Refused or NotYet when one of them may
 # not); runs before any of them is applied.
 Verify = Callable[[UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[None]]
 
@@ -114,7 +114,9 @@ async def parse_batch(
     """FastStream's parser decodes every header of every record as UTF-8, and fails the whole
     batch when one is not, yet keeps of a batch only its first record's headers and its ends'
     positions. Give it readable copies of the two ends alone, and keep the real records on the
-    message: the consumer judges and dead-letters the original bytes."""
+    message: the consumer judges and dead-letters the original bytes. (So `body` and
+    `batch_headers` hold the two ends only: a FastStream middleware that reads them, such as its
+    telemetry, would see two records.)"""
     ends = (records[0], records[-1]) if len(records) > 1 else records
     message = await original(tuple(_readable(record) for record in ends))
     message.raw_message = records

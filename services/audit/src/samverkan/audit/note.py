@@ -10,10 +10,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from samverkan.runtime.signing import Signer
+from samverkan.runtime.signing import Signer, verify_raw
 
 ED25519 = 0x01
 COSIGNATURE = 0x04
@@ -135,20 +132,12 @@ def _cosigned_message(body: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
 
 
-def _public(public_key: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(public_key)
-
-
 def verify_signature(note: SignedNote, name: str, public_key: bytes) -> bool:
     """Whether `note` carries a valid log signature by (name, key)."""
     wanted = key_id(name, ED25519, public_key)
     for s in note.signatures:
         if s.name == name and s.key_id == wanted:
-            try:
-                _public(public_key).verify(s.value, note.text.encode())
-                return True
-            except InvalidSignature:
-                return False
+            return verify_raw(public_key, s.value, note.text.encode())
     return False
 
 
@@ -158,9 +147,6 @@ def verify_cosignature(note: SignedNote, name: str, public_key: bytes) -> int | 
     for s in note.signatures:
         if s.name == name and s.key_id == wanted and len(s.value) == 72:
             timestamp = int.from_bytes(s.value[:8], "big")
-            try:
-                _public(public_key).verify(s.value[8:], _cosigned_message(note.text, timestamp))
-                return timestamp
-            except InvalidSignature:
-                return None
+            message = _cosigned_message(note.text, timestamp)
+            return timestamp if verify_raw(public_key, s.value[8:], message) else None
     return None
