@@ -12,9 +12,10 @@ from samverkan.contracts.values import ShortText
 class DeadLettered(Event):
     """Emitted by any consumer that rejects a message (unparseable, invalid, unknown type, refused).
 
-    The original position is kept, the value's first 64 KiB with its full size and SHA-256, and
-    the key, each header and the reason cut at 1 KiB, so that the message can be inspected and,
-    from the source topic, replayed; the partition it came from keeps flowing.
+    The original position is kept, the value's first 64 KiB with its full size and SHA-256, the
+    first 64 headers, and the key, each header and the reason cut at 1 KiB, so that the message
+    can be inspected and, from the source topic, replayed; the partition it came from keeps
+    flowing.
     """
 
     TYPE = "se.samverkan.deadletter.dead-lettered.v1"
