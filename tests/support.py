@@ -233,3 +233,40 @@ def referral_sent(school: str, region: str) -> CloudEvent:
     return CloudEvent.wrap(
         data, principal=school, service="referral", recipient=region, legalbasis=LegalBasis.CONSENT
     )
+
+
+class HangingUpRelay:
+    """An SMTP relay on 127.0.0.1 that takes the content of its `nth` mail (counted over all
+    sessions) and hangs up before saying it has it: the sender cannot know whether it arrived."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, nth: int) -> None:
+        self.nth = nth
+        self.taken: list[bytes] = []
+        self.port = 0
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay\r\n")
+        while line := await reader.readline():
+            command = line.strip().upper()
+            if command == b"DATA":
+                writer.write(b"354 go on\r\n")
+                self.taken.append(await reader.readuntil(b"\r\n.\r\n"))
+                if len(self.taken) == self.nth:
+                    break
+                writer.write(b"250 queued\r\n")
+            elif command == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[HangingUpRelay]:
+        server = await asyncio.start_server(self._session, self.host, 0)
+        self.port = server.sockets[0].getsockname()[1]
+        async with server:
+            yield self

@@ -4,11 +4,13 @@ personal data; a reminder after the deadline, which skips a public holiday (the 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from support import (
+    HangingUpRelay,
     eventually,
     running,
     school_to_health_centre,
@@ -176,3 +178,48 @@ async def test_an_interrupted_mail_is_uncertain_never_sent_twice(
             )
             assert failed == 1
         assert catcher.messages == []
+
+
+async def test_a_mail_whose_relay_hangs_up_while_taking_it_is_uncertain_not_repeated(
+    database: str, kafka_bootstrap: str
+) -> None:
+    clock = ManualClock(WEDNESDAY)
+    async with HangingUpRelay(nth=1).serving() as relay:
+        svc = assemble(
+            settings(
+                NotificationSettings,
+                principal=unique("region"),
+                dsn=database,
+                kafka=kafka_bootstrap,
+                smtp_host=relay.host,
+                smtp_port=relay.port,
+            ),
+            clock,
+        )
+        async with running(svc.node, svc.app):
+            pool = svc.node.pool
+            await pool.execute(
+                """INSERT INTO deliveries (id, about_event, about_type, principal, function,
+                       mailbox, subject, body, status, attempts, next_attempt_at)
+                   VALUES ($1, $2, 't', 'region', 'uph', 'uph@x.example', 's', 'b', 'pending', 0,
+                           $3)""",
+                uuid4(),
+                uuid4(),
+                clock.now(),
+            )
+            svc.mail.wakeup.set()  # the service's own delivery worker sends it
+
+            async def settled() -> Any:
+                row = await pool.fetchrow("SELECT status, last_error, attempts FROM deliveries")
+                return row if row["status"] != "pending" and row["status"] != "sending" else None
+
+            row = await eventually("the delivery to settle", settled)
+            assert row["status"] == "uncertain" and "not repeated" in row["last_error"]
+            assert row["attempts"] == 1
+            clock.advance(timedelta(days=1))  # past any backoff: still nothing to send
+            assert await svc.mail.deliver_one() is False
+            failed = await pool.fetchval(
+                "SELECT count(*) FROM outbox WHERE headers::text LIKE '%notification.failed%'"
+            )
+            assert failed == 1
+    assert len(relay.taken) == 1

@@ -4,9 +4,8 @@ import asyncio
 from email.message import EmailMessage
 from uuid import uuid4
 
-import aiosmtplib
 import pytest
-from support import settings
+from support import HangingUpRelay, settings
 
 from samverkan.devnet.smtp import MailCatcher
 from samverkan.notification import mailer
@@ -15,7 +14,7 @@ from samverkan.notification.settings import NotificationSettings
 pytestmark = pytest.mark.unit
 
 
-def _relay(catcher: MailCatcher, keep_alive_s: float) -> mailer.Relay:
+def _relay(catcher: MailCatcher | HangingUpRelay, keep_alive_s: float) -> mailer.Relay:
     return mailer.Relay(
         settings(
             NotificationSettings,
@@ -98,37 +97,10 @@ async def test_a_relay_that_is_away_is_an_error_and_the_next_mail_tries_again() 
 
 
 async def test_a_mail_whose_session_breaks_while_handed_over_is_not_sent_again() -> None:
-    taken: list[bytes] = []
-
-    async def relay_that_hangs_up(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        # Takes the session's second mail, then hangs up before saying so.
-        writer.write(b"220 relay\r\n")
-        while line := await reader.readline():
-            command = line.strip().upper()
-            if command == b"DATA":
-                writer.write(b"354 go on\r\n")
-                taken.append(await reader.readuntil(b"\r\n.\r\n"))
-                if len(taken) == 2:
-                    writer.close()
-                    return
-                writer.write(b"250 queued\r\n")
-            elif command == b"QUIT":
-                writer.write(b"221 bye\r\n")
-                break
-            else:
-                writer.write(b"250 ok\r\n")
-            await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(relay_that_hangs_up, "127.0.0.1", 0)
-    async with server:
-        catcher = MailCatcher()  # only for its address fields
-        catcher.port = server.sockets[0].getsockname()[1]
-        relay = _relay(catcher, keep_alive_s=30)
+    async with HangingUpRelay(nth=2).serving() as hanging_up:
+        relay = _relay(hanging_up, keep_alive_s=30)
         await _send(relay, 1)
-        with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+        with pytest.raises(mailer.HandOverBroken):
             await _send(relay, 1)
         await relay.close()
-    assert len(taken) == 2  # the relay has the mail once; it is the caller's to retry or not
+    assert len(hanging_up.taken) == 2  # the relay has the mail once; it must not be sent again

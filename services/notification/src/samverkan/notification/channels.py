@@ -41,6 +41,12 @@ class MailChannel:
             raise DeliveryError(f"refused: {exc}", retryable=False) from None
         try:
             await self._relay.send(message)
+        except mailer.HandOverBroken as exc:
+            raise DeliveryError(
+                f"{exc} while handing the mail over: the relay may have it; not repeated",
+                retryable=False,
+                uncertain=True,
+            ) from None
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP {exc.code}", retryable=True) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -1,7 +1,8 @@
 """Sending what was recorded, at most once: a delivery is marked `sending` and committed before
 the mail relay or webhook receiver is called, and marked `sent` after. A delivery found still
 `sending` later (the process died in between) may or may not have arrived: it becomes
-`uncertain`, is reported with notification.failed and never repeated. A redelivered event finds
+`uncertain`, is reported with notification.failed and never repeated; so does a mail whose SMTP
+session broke while it was handed over. A refusal, or a relay that cannot be reached, is retried. A redelivered event finds
 its deliveries already recorded (unique per event and mailbox or subscription) and adds none."""
 
 from __future__ import annotations
@@ -34,11 +35,19 @@ _failures = telemetry.meter.create_counter(
 class DeliveryError(Exception):
     """A failed attempt; `reason` is safe to log and publish (no personal data)."""
 
-    def __init__(self, reason: str, *, retryable: bool, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        status_code: int | None = None,
+        uncertain: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason[:200]
-        self.retryable = retryable
+        self.retryable = retryable and not uncertain
         self.status_code = status_code
+        self.uncertain = uncertain  # it may have arrived: never repeated
 
 
 class Channel(Protocol):
@@ -149,13 +158,14 @@ class Worker:
             attempt,
             "; giving up" if final else "",
         )
+        status = "uncertain" if exc.uncertain else "failed" if final else "pending"
         async with self._node.uow() as tx:
             await tx.conn.execute(
                 f"""UPDATE {self.channel.table} SET status = $2, last_error = $3,
                     next_attempt_at = $4 {", last_status_code = $5" if self._has_status else ""}
                     WHERE id = $1""",
                 row["id"],
-                "failed" if final else "pending",
+                status,
                 exc.reason,
                 retry_at,
                 *([exc.status_code] if self._has_status else []),
@@ -163,7 +173,10 @@ class Worker:
             if final:
                 event = self.channel.failed(row, now, exc.reason, attempt)
                 await tx.publish(self._node.event(event))
-            outcome = {"channel": self.channel.name, "outcome": "failed" if final else "retrying"}
+            outcome = {
+                "channel": self.channel.name,
+                "outcome": "retrying" if status == "pending" else status,
+            }
             tx.after_commit(lambda: _failures.add(1, outcome))
 
     @property

@@ -46,13 +46,18 @@ def build(*, mail_from: str, to: str, subject: str, body: str, delivery_id: UUID
     return message
 
 
+class HandOverBroken(Exception):
+    """The session broke while a mail was being handed over: the relay may or may not have it."""
+
+
 class Relay:
     """One SMTP session to the mail relay, reused for the next mail when it follows within
     `smtp_keep_alive_s` (0: a session per mail). Mails go one at a time (one delivery worker).
 
-    A kept session is probed with NOOP before it takes a mail, and replaced when the probe fails:
-    once a mail is being handed over, a broken session is the caller's failed attempt, never
-    silently sent again here (the relay may already have the mail)."""
+    A kept session is probed with NOOP before it takes a mail, and replaced when the probe fails.
+    Once a mail is being handed over, a session that breaks (hang-up, timeout) raises
+    HandOverBroken: the relay may already have the mail, so it must not be sent again. A relay
+    that answers with a refusal does not have it."""
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
@@ -61,9 +66,11 @@ class Relay:
 
     async def send(self, message: EmailMessage) -> None:
         try:
-            smtp = await self._kept() or await self._connect()
-            self._smtp = smtp
-            await smtp.send_message(message)
+            smtp = self._smtp = await self._kept() or await self._connect()
+            try:
+                await smtp.send_message(message)
+            except (OSError, TimeoutError) as exc:  # aiosmtplib's hang-ups and timeouts too
+                raise HandOverBroken(type(exc).__name__) from exc
         except BaseException:
             self._drop()
             raise
