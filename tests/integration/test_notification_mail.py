@@ -53,6 +53,21 @@ def _referral(school: str, region: str, sent_at: datetime) -> CloudEvent:
     )
 
 
+def _service(database: str, kafka: str, smtp_port: int, clock: ManualClock) -> Any:
+    """A notification service of a new region mailing through 127.0.0.1:`smtp_port`."""
+    return assemble(
+        settings(
+            NotificationSettings,
+            principal=unique("region"),
+            dsn=database,
+            kafka=kafka,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+        ),
+        clock,
+    )
+
+
 async def _send(producer: AIOKafkaProducer, event: CloudEvent) -> None:
     await producer.send_and_wait(
         event.topic, event.value(), key=event.key(), headers=signed_headers(event), partition=0
@@ -143,17 +158,7 @@ async def test_an_interrupted_mail_is_uncertain_never_sent_twice(
 ) -> None:
     clock = ManualClock(WEDNESDAY)
     with MailCatcher() as catcher:
-        svc = assemble(
-            settings(
-                NotificationSettings,
-                principal=unique("region"),
-                dsn=database,
-                kafka=kafka_bootstrap,
-                smtp_host=catcher.host,
-                smtp_port=catcher.port,
-            ),
-            clock,
-        )
+        svc = _service(database, kafka_bootstrap, catcher.port, clock)
         async with running(svc.node, svc.app):
             pool = svc.node.pool
             delivery = uuid4()
@@ -185,17 +190,7 @@ async def test_a_mail_whose_relay_hangs_up_while_taking_it_is_uncertain_not_repe
 ) -> None:
     clock = ManualClock(WEDNESDAY)
     async with HangingUpRelay(nth=1).serving() as relay:
-        svc = assemble(
-            settings(
-                NotificationSettings,
-                principal=unique("region"),
-                dsn=database,
-                kafka=kafka_bootstrap,
-                smtp_host=relay.host,
-                smtp_port=relay.port,
-            ),
-            clock,
-        )
+        svc = _service(database, kafka_bootstrap, relay.port, clock)
         async with running(svc.node, svc.app):
             pool = svc.node.pool
             await pool.execute(
