@@ -21,7 +21,7 @@ class Options:
     steps: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 40.0, 80.0])
     step_s: float = 8.0
     drain_s: float = 15.0  # how long a run may take to settle after the last send
-    backlog: int = 5000  # referral events in the catch-up backlog (directory events: a fifth)
+    backlog: int = 100_000  # referral events in the catch-up backlog (directory events: a fifth)
     audit_entries: int = 3000  # entries the audit service appends, in consumer-sized batches
     verify_entries: int = 50_000  # entries in the trail when verify is timed
     skip: list[str] = field(default_factory=list)  # parts to leave out: network, catchup, audit
