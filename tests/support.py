@@ -270,3 +270,29 @@ class HangingUpRelay:
         self.port = server.sockets[0].getsockname()[1]
         async with server:
             yield self
+
+
+def audit_entry(n: int, *, at: datetime | None = None, **fields: Any) -> Any:
+    """The `n`th of a run of plain audit entries (its seq is assigned when appended)."""
+    from samverkan.audit.chain import Entry  # the audit service is not every test's dependency
+
+    now = at or datetime.now(UTC)
+    values: dict[str, Any] = {
+        "seq": -1,
+        "event_id": uuid4(),
+        "topic": "samverkan.referral.v1",
+        "partition": 0,
+        "offset": n,
+        "type": "se.samverkan.referral.accepted.v1",
+        "source": "urn:samverkan:r:referral",
+        "source_principal": "r",
+        "recipient_principal": "m",
+        "subject": str(uuid4()),
+        "legal_basis": "none",
+        "event_time": now,
+        "recorded_at": now,
+        "personnummer_pseudonym": None,
+        "headers": [["ce_id", str(n)]],
+        "payload": b'{"n": %d}' % n,
+    }
+    return Entry(**{**values, **fields})

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from uuid import uuid4
 
 import asyncpg
 import pytest
+from support import audit_entry
 
 from samverkan.audit import service, store
 from samverkan.audit.app import MIGRATIONS
@@ -20,24 +20,8 @@ pytestmark = pytest.mark.integration
 def _entry(n: int) -> Entry:
     # Odd entries arrive with a local offset, as RFC 3339 allows; the chain must still verify.
     now = datetime.now(UTC) if n % 2 == 0 else datetime.now(timezone(timedelta(hours=2)))
-    return Entry(
-        seq=-1,
-        event_id=uuid4(),
-        topic="samverkan.referral.v1",
-        partition=0,
-        offset=n,
-        type="se.samverkan.referral.accepted.v1",
-        source="urn:samverkan:r:referral",
-        source_principal="r",
-        recipient_principal="m",
-        subject=str(uuid4()),
-        legal_basis="none",
-        event_time=now,
-        recorded_at=now,
-        personnummer_pseudonym=None,
-        headers=[["ce_id", str(n)]],
-        payload=b'{"n": %d}' % n,
-    )
+    entry: Entry = audit_entry(n, at=now)
+    return entry
 
 
 async def test_append_only_and_verify_finds_first_altered_entry(database: str) -> None:

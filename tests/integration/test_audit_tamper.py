@@ -4,9 +4,9 @@ that every row checks out but the witnessed checkpoint does not."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import uuid4
 
 import pytest
+from support import audit_entry
 
 from samverkan.audit import merkle, service, store
 from samverkan.audit.app import MIGRATIONS
@@ -18,26 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 def _entry(n: int) -> Entry:
-    now = datetime.now(UTC)
-    return Entry(
-        seq=-1,
-        event_id=uuid4(),
-        topic="samverkan.referral.v1",
-        partition=0,
-        offset=n,
-        type="se.samverkan.referral.accepted.v1",
-        source="urn:samverkan:r:referral",
-        source_principal="r",
-        recipient_principal="m",
-        subject=str(uuid4()),
-        legal_basis="none",
-        event_time=now,
-        recorded_at=now,
-        personnummer_pseudonym=None,
-        headers=[["ce_id", str(n)]],
-        payload=b'{"n": %d}' % n,
-        payload_sha256=bytes(32),
-    )
+    entry: Entry = audit_entry(n, payload_sha256=bytes(32))
+    return entry
 
 
 async def test_swap_flip_and_rewrite_are_found_at_their_index(database: str) -> None:
@@ -49,7 +31,9 @@ async def test_swap_flip_and_rewrite_are_found_at_their_index(database: str) -> 
                 await store.append(conn, _entry(n))
         leaves = await store.leaf_hashes(conn)
         async with conn.transaction():
-            await store.add_checkpoint(conn, 6, merkle.root(leaves), "note\n", datetime.now(UTC))
+            range_ = merkle.compact_range(leaves)
+            root = merkle.range_root(range_)
+            await store.add_checkpoint(conn, 6, root, "note\n", datetime.now(UTC), range_)
             await store.add_cosignature(conn, 6, "w", "— w x\n", datetime.now(UTC))
         assert (await service.verify(conn)).ok
         await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")

@@ -100,3 +100,33 @@ def test_every_proof_of_larger_trees_verifies() -> None:
         for size1 in range(size + 1):
             proof = merkle.consistency_proof(size1, tree)
             assert merkle.verify_consistency(size1, size, merkle.root(tree[:size1]), head, proof)
+
+
+def test_a_compact_range_extended_in_steps_gives_every_root_of_the_vectors() -> None:
+    range_, size = [], 0
+    for step in (1, 2, 3, 1, 1):  # 8 leaves in uneven steps
+        range_ = merkle.extend(range_, size, LEAVES[size : size + step])
+        size += step
+        assert merkle.range_root(range_) == ROOTS[size - 1]
+        assert len(range_) == size.bit_count()
+    assert merkle.range_root([]) == merkle.EMPTY_ROOT
+
+
+def test_consistency_from_the_compact_range_equals_the_proof_from_every_leaf() -> None:
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(41)]
+    for n in range(42):
+        for size1 in range(n + 1):
+            range1 = merkle.compact_range(leaves[:size1])
+            expected = merkle.consistency_proof(size1, leaves[:n])
+            assert merkle.consistency_proof_extending(size1, range1, leaves[size1:n]) == expected
+            assert merkle.range_root(merkle.extend(range1, size1, leaves[size1:n])) == (
+                merkle.root(leaves[:n])
+            )
+
+
+def test_a_range_that_does_not_fit_its_size_is_refused() -> None:
+    range3 = merkle.compact_range(LEAVES[:3])
+    with pytest.raises(ValueError, match="2 roots"):
+        merkle.extend(range3[:1], 3, LEAVES[3:5])
+    with pytest.raises(ValueError, match="2 roots"):
+        merkle.consistency_proof_extending(3, range3 + range3, LEAVES[3:5])

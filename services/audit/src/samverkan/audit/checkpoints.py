@@ -41,15 +41,24 @@ async def make(tx: UnitOfWork, ctx: AuditContext, *, force: bool = False) -> int
     size = await store.size(conn)
     if size == previous or not (force or await store.has_news(conn, previous, QUIET_TYPES)):
         return previous if last else None
-    leaves = await store.leaf_hashes(conn)
-    head = Checkpoint(ctx.origin, len(leaves), merkle.root(leaves))
+    kept = last["compact_range"] if last else None
+    if kept is not None:  # extend the last checkpoint's tree with the leaves since
+        new = await store.leaf_hashes(conn, start=previous)
+        range_ = merkle.extend(kept, previous, new)
+        proof = merkle.consistency_proof_extending(previous, kept, new)
+        size = previous + len(new)
+    else:  # the first checkpoint, or the last was signed before compact ranges were kept
+        leaves = await store.leaf_hashes(conn)
+        range_ = merkle.compact_range(leaves)
+        proof = merkle.consistency_proof(previous, leaves) if last else []
+        size = len(leaves)
+    head = Checkpoint(ctx.origin, size, merkle.range_root(range_))
     body = head.body()
     signature = ctx.signer.sign(ctx.origin, body)
     signed_at = datetime.now(UTC)
     await store.add_checkpoint(
-        conn, head.size, head.root, SignedNote(body, (signature,)).format(), signed_at
+        conn, head.size, head.root, SignedNote(body, (signature,)).format(), signed_at, range_
     )
-    proof = merkle.consistency_proof(previous, leaves) if last else []
     await tx.publish(
         ctx.wrap(
             CheckpointSigned(

@@ -2,12 +2,17 @@
 
 Leaves are given as their leaf hashes (SHA-256 of 0x00 || data); interior nodes hash 0x01 || left
 || right; the tree over n leaves splits at the largest power of two smaller than n.
+
+A tree's *compact range* is the roots of the perfect subtrees its leaves split into, largest
+first (one per bit of n). It is all a later tree needs of an earlier one: the root, the extension
+by new leaves and the consistency proof follow from it and the new leaves alone, so a log signs
+checkpoints without reading its whole history again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -27,18 +32,36 @@ def _split(n: int) -> int:
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
-    """The tree head over `leaves` (leaf hashes), in one pass with a stack of perfect subtrees."""
-    if not leaves:
-        return EMPTY_ROOT
-    stack: list[tuple[int, bytes]] = []
+    """The tree head over `leaves` (leaf hashes)."""
+    return range_root(compact_range(leaves))
+
+
+def compact_range(leaves: Sequence[bytes]) -> list[bytes]:
+    """The roots of the perfect subtrees the tree over `leaves` splits into, largest first."""
+    return extend([], 0, leaves)
+
+
+def extend(range_: Sequence[bytes], size: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """The compact range of a tree of `size` leaves extended by `leaves`."""
+    sizes = [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+    if len(sizes) != len(range_):
+        raise ValueError(f"a compact range of {size} leaves has {len(sizes)} roots")
+    stack = list(zip(sizes, range_, strict=True))
     for leaf in leaves:
-        size, value = 1, leaf
-        while stack and stack[-1][0] == size:
-            left_size, left = stack.pop()
-            size, value = left_size + size, node_hash(left, value)
-        stack.append((size, value))
-    value = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
+        width, value = 1, leaf
+        while stack and stack[-1][0] == width:
+            left_width, left = stack.pop()
+            width, value = left_width + width, node_hash(left, value)
+        stack.append((width, value))
+    return [value for _, value in stack]
+
+
+def range_root(range_: Sequence[bytes]) -> bytes:
+    """The tree head of a compact range."""
+    if not range_:
+        return EMPTY_ROOT
+    value = range_[-1]
+    for left in reversed(range_[:-1]):
         value = node_hash(left, value)
     return value
 
@@ -65,6 +88,35 @@ def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
     n = len(leaves)
     if not 0 <= size1 <= n:
         raise ValueError(f"size {size1} is not within a tree of size {n}")
+    return _consistency(size1, n, lambda lo, hi: root(leaves[lo:hi]))
+
+
+def consistency_proof_extending(
+    size1: int, range1: Sequence[bytes], leaves: Sequence[bytes]
+) -> list[bytes]:
+    """PROOF(size1, D[0:n]) from the compact range of D[0:size1] and the leaves D[size1:n] alone.
+
+    Every subtree the proof names lies wholly before size1 or wholly after it; those before are
+    roots of the compact range (RFC 9162's recursion only ever takes a left part of the old tree
+    when that part is the largest power of two within it)."""
+    offsets, lo = {}, 0
+    for width in (1 << bit for bit in reversed(range(size1.bit_length())) if size1 >> bit & 1):
+        offsets[(lo, lo + width)] = len(offsets)
+        lo += width
+    if len(offsets) != len(range1):
+        raise ValueError(f"a compact range of {size1} leaves has {len(offsets)} roots")
+
+    def subtree(lo: int, hi: int) -> bytes:
+        if hi <= size1:
+            return range1[offsets[(lo, hi)]]
+        assert lo >= size1, "a consistency proof never names a subtree across size1"
+        return root(leaves[lo - size1 : hi - size1])
+
+    return _consistency(size1, size1 + len(leaves), subtree)
+
+
+def _consistency(size1: int, n: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """RFC 9162's SUBPROOF, with `subtree(lo, hi)` giving MTH(D[lo:hi])."""
     if size1 in (0, n):
         return []
     proof: list[bytes] = []
@@ -72,13 +124,13 @@ def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(root(leaves[lo + k : hi]))
+            proof.append(subtree(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(root(leaves[lo : lo + k]))
+            proof.append(subtree(lo, lo + k))
             lo, m, whole = lo + k, m - k, False
     if not whole:
-        proof.append(root(leaves[lo:hi]))
+        proof.append(subtree(lo, hi))
     return proof[::-1]
 
 

@@ -81,10 +81,14 @@ async def size(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT coalesce(max(seq) + 1, 0) FROM audit_log")
 
 
-async def leaf_hashes(conn: asyncpg.Connection, size: int | None = None) -> list[bytes]:
-    """The stored leaf hashes in order (the first `size` of them)."""
+async def leaf_hashes(
+    conn: asyncpg.Connection, size: int | None = None, *, start: int = 0
+) -> list[bytes]:
+    """The stored leaf hashes in order from entry `start` (up to entry `size`, exclusive)."""
     found = await conn.fetch(
-        "SELECT leaf_hash FROM audit_log ORDER BY seq LIMIT $1", size if size is not None else None
+        "SELECT leaf_hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        start,
+        None if size is None else max(size - start, 0),
     )
     return [bytes(r["leaf_hash"]) for r in found]
 
@@ -164,15 +168,21 @@ async def checkpoint(conn: asyncpg.Connection, size: int) -> asyncpg.Record | No
 
 
 async def add_checkpoint(
-    conn: asyncpg.Connection, size: int, root: bytes, note: str, signed_at: datetime
+    conn: asyncpg.Connection,
+    size: int,
+    root: bytes,
+    note: str,
+    signed_at: datetime,
+    compact_range: Sequence[bytes],
 ) -> None:
     await conn.execute(
-        "INSERT INTO audit_checkpoints (tree_size, root_hash, note, signed_at)"
-        " VALUES ($1, $2, $3, $4)",
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, note, signed_at, compact_range)"
+        " VALUES ($1, $2, $3, $4, $5)",
         size,
         root,
         note,
         signed_at,
+        list(compact_range),
     )
 
 
