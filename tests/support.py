@@ -236,24 +236,30 @@ def referral_sent(school: str, region: str) -> CloudEvent:
 
 
 class HangingUpRelay:
-    """An SMTP relay on 127.0.0.1 that takes the content of its `nth` mail (counted over all
-    sessions) and hangs up before saying it has it: the sender cannot know whether it arrived."""
+    """An SMTP relay on 127.0.0.1 that hangs up on its `nth` mail (counted over all sessions):
+    by default after taking the mail's content and before saying it has it, so the sender cannot
+    know whether it arrived; with `at=b"MAIL"`, at that command, before anything was sent."""
 
     host = "127.0.0.1"
 
-    def __init__(self, nth: int) -> None:
-        self.nth = nth
+    def __init__(self, nth: int, at: bytes = b"DATA") -> None:
+        self.nth, self.at = nth, at
         self.taken: list[bytes] = []
+        self.mails = 0
         self.port = 0
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 relay\r\n")
         while line := await reader.readline():
             command = line.strip().upper()
+            if command.startswith(b"MAIL"):
+                self.mails += 1
+                if self.at == b"MAIL" and self.mails == self.nth:
+                    break
             if command == b"DATA":
                 writer.write(b"354 go on\r\n")
                 self.taken.append(await reader.readuntil(b"\r\n.\r\n"))
-                if len(self.taken) == self.nth:
+                if self.at == b"DATA" and self.mails == self.nth:
                     break
                 writer.write(b"250 queued\r\n")
             elif command == b"QUIT":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -123,3 +124,24 @@ async def test_a_checkpoint_without_a_kept_range_is_followed_by_one_full_read(
         seven = await store.checkpoint(conn, 7)
     assert seven is not None and bytes(seven["root_hash"]) == merkle.root(leaves[:7])
     assert list(seven["compact_range"]) == merkle.compact_range(leaves[:7])
+
+
+async def test_a_kept_range_that_does_not_give_its_root_is_not_trusted(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, reads = _context(), _Reads(monkeypatch)
+    async with UnitOfWork(pool) as tx:
+        await store.append_many(tx.conn, [audit_entry(n) for n in range(3)])
+        leaves = await store.leaf_hashes(tx.conn)
+        wrong = merkle.compact_range([merkle.leaf_hash(b"x")] * 3)  # the right shape, not the log
+        await store.add_checkpoint(
+            tx.conn, 3, merkle.root(leaves), "note", datetime.now(UTC), wrong
+        )
+        await store.append_many(tx.conn, [audit_entry(n) for n in range(2)])
+    async with UnitOfWork(pool) as tx:
+        assert await checkpoints.make(tx, ctx, force=True) == 5
+    assert reads.starts[-1] == 0  # the whole log was read instead
+    async with pool.acquire() as conn:
+        five = await store.checkpoint(conn, 5)
+        leaves = await store.leaf_hashes(conn)
+    assert five is not None and bytes(five["root_hash"]) == merkle.root(leaves)

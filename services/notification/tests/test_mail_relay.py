@@ -104,3 +104,15 @@ async def test_a_mail_whose_session_breaks_while_handed_over_is_not_sent_again()
             await _send(relay, 1)
         await relay.close()
     assert len(hanging_up.taken) == 2  # the relay has the mail once; it must not be sent again
+
+
+async def test_a_session_that_breaks_before_the_mail_is_sent_is_an_ordinary_failure() -> None:
+    async with HangingUpRelay(nth=2, at=b"MAIL").serving() as hanging_up:
+        relay = _relay(hanging_up, keep_alive_s=30)
+        await _send(relay, 1)
+        with pytest.raises(OSError) as raised:
+            await _send(relay, 1)  # the kept session passes its probe, then MAIL is hung up on
+        assert not isinstance(raised.value, mailer.HandOverBroken)
+        await _send(relay, 1)  # so it may be sent again, on a new session
+        await relay.close()
+    assert len(hanging_up.taken) == 2

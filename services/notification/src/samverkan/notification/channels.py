@@ -43,7 +43,8 @@ class MailChannel:
             await self._relay.send(message)
         except mailer.HandOverBroken as exc:
             raise DeliveryError(
-                f"{exc} while handing the mail over: the relay may have it; not repeated",
+                f"outcome unknown: the SMTP session broke ({exc}) while handing the mail over;"
+                " not repeated",
                 retryable=False,
                 uncertain=True,
             ) from None

@@ -6,9 +6,11 @@ import logging
 import re
 import time
 from email.message import EmailMessage
+from typing import Any
 from uuid import UUID
 
 import aiosmtplib
+from aiosmtplib.response import SMTPResponse
 
 from samverkan.notification.settings import NotificationSettings
 
@@ -50,27 +52,41 @@ class HandOverBroken(Exception):
     """The session broke while a mail was being handed over: the relay may or may not have it."""
 
 
+class _Session(aiosmtplib.SMTP):
+    """An SMTP session that notes when a mail's content is on its way (DATA): a session that
+    breaks before then (at MAIL or RCPT) cannot have delivered it."""
+
+    handing_over = False
+
+    async def data(self, message: str | bytes, /, **options: Any) -> SMTPResponse:
+        self.handing_over = True
+        return await super().data(message, **options)
+
+
 class Relay:
     """One SMTP session to the mail relay, reused for the next mail when it follows within
     `smtp_keep_alive_s` (0: a session per mail). Mails go one at a time (one delivery worker).
 
     A kept session is probed with NOOP before it takes a mail, and replaced when the probe fails.
-    Once a mail is being handed over, a session that breaks (hang-up, timeout) raises
-    HandOverBroken: the relay may already have the mail, so it must not be sent again. A relay
-    that answers with a refusal does not have it."""
+    Once a mail's content is on its way (DATA), a session that breaks (hang-up, timeout) raises
+    HandOverBroken: the relay may already have the mail, so it must not be sent again. A session
+    that breaks before then, and a relay that answers with a refusal, do not have it."""
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
-        self._smtp: aiosmtplib.SMTP | None = None
+        self._smtp: _Session | None = None
         self._last_used = 0.0
 
     async def send(self, message: EmailMessage) -> None:
         try:
             smtp = self._smtp = await self._kept() or await self._connect()
+            smtp.handing_over = False
             try:
                 await smtp.send_message(message)
             except (OSError, TimeoutError) as exc:  # aiosmtplib's hang-ups and timeouts too
-                raise HandOverBroken(type(exc).__name__) from exc
+                if smtp.handing_over:
+                    raise HandOverBroken(type(exc).__name__) from exc
+                raise
         except BaseException:
             self._drop()
             raise
@@ -90,7 +106,7 @@ class Relay:
         finally:
             smtp.close()
 
-    async def _kept(self) -> aiosmtplib.SMTP | None:
+    async def _kept(self) -> _Session | None:
         """The kept session if it may take the next mail; otherwise it is let go."""
         smtp = self._smtp
         if smtp is None:
@@ -110,9 +126,9 @@ class Relay:
         if smtp is not None:
             smtp.close()
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> _Session:
         s = self._settings
-        smtp = aiosmtplib.SMTP(
+        smtp = _Session(
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username,
