@@ -142,10 +142,14 @@ def assert_exactly_once(net: Network, accepted: list[str], heal: Callable[[], No
         return True
 
     scenario.wait_for("a recorded delivery per referral", mails_settled, timeout=120)
+    # One snapshot of the deliveries, then the mails: a delivery is marked sent only after the mail
+    # server took the mail, so every `sent` in the snapshot has its mail among those read after it
+    # (read the other way round, a delivery in flight could finish in between and look lost).
+    snapshot = deliveries()
     per_referral = Counter(rid for m in net.mail.messages for rid in sent if rid in m.body)
     assert set(per_referral.values()) <= {1}, "a mail went twice"
-    # An uncertain delivery may or may not have reached the mail server before the crash.
-    uncertain = {rid for rid, rows in deliveries().items() if rows[0]["status"] != "sent"}
+    # A delivery still `sending` or `uncertain` may or may not have reached the mail server.
+    uncertain = {rid for rid, rows in snapshot.items() if rows[0]["status"] != "sent"}
     assert set(per_referral) | uncertain == sent, "a referral was neither mailed nor recorded"
 
     for principal in (MUNICIPALITY, REGION):
