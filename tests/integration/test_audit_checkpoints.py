@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -98,20 +97,27 @@ async def test_checkpoints_extend_the_last_from_the_new_leaves_only(
         )
 
 
+async def _checkpoint_at_three_then_grow(
+    pool: asyncpg.Pool, compact_range: list[bytes] | None, *, more: int
+) -> None:
+    """Three entries, a checkpoint of them with the true root and `compact_range`, then `more`."""
+    async with UnitOfWork(pool) as tx:
+        await store.append_many(tx.conn, [audit_entry(n) for n in range(3)])
+        root = merkle.root(await store.leaf_hashes(tx.conn))
+        await tx.conn.execute(
+            "INSERT INTO audit_checkpoints (tree_size, root_hash, note, signed_at, compact_range)"
+            " VALUES (3, $1, 'note', now(), $2)",
+            root,
+            compact_range,
+        )
+        await store.append_many(tx.conn, [audit_entry(n) for n in range(more)])
+
+
 async def test_a_checkpoint_without_a_kept_range_is_followed_by_one_full_read(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx, reads = _context(), _Reads(monkeypatch)
-    async with UnitOfWork(pool) as tx:
-        await store.append_many(tx.conn, [audit_entry(n) for n in range(3)])
-        old = merkle.root(await store.leaf_hashes(tx.conn))
-        # As signed before compact ranges were kept.
-        await tx.conn.execute(
-            "INSERT INTO audit_checkpoints (tree_size, root_hash, note, signed_at)"
-            " VALUES (3, $1, 'note', now())",
-            old,
-        )
-        await store.append_many(tx.conn, [audit_entry(n) for n in range(4)])
+    await _checkpoint_at_three_then_grow(pool, None, more=4)  # as signed before ranges were kept
     async with UnitOfWork(pool) as tx:
         assert await checkpoints.make(tx, ctx, force=True) == 7
     async with UnitOfWork(pool) as tx:
@@ -130,14 +136,8 @@ async def test_a_kept_range_that_does_not_give_its_root_is_not_trusted(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx, reads = _context(), _Reads(monkeypatch)
-    async with UnitOfWork(pool) as tx:
-        await store.append_many(tx.conn, [audit_entry(n) for n in range(3)])
-        leaves = await store.leaf_hashes(tx.conn)
-        wrong = merkle.compact_range([merkle.leaf_hash(b"x")] * 3)  # the right shape, not the log
-        await store.add_checkpoint(
-            tx.conn, 3, merkle.root(leaves), "note", datetime.now(UTC), wrong
-        )
-        await store.append_many(tx.conn, [audit_entry(n) for n in range(2)])
+    wrong = merkle.compact_range([merkle.leaf_hash(b"x")] * 3)  # the right shape, not the log
+    await _checkpoint_at_three_then_grow(pool, wrong, more=2)
     async with UnitOfWork(pool) as tx:
         assert await checkpoints.make(tx, ctx, force=True) == 5
     assert reads.starts[-1] == 0  # the whole log was read instead

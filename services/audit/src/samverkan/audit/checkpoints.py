@@ -41,21 +41,22 @@ async def make(tx: UnitOfWork, ctx: AuditContext, *, force: bool = False) -> int
     size = await store.size(conn)
     if size == previous or not (force or await store.has_news(conn, previous, QUIET_TYPES)):
         return previous if last else None
-    kept = last["compact_range"] if last else None
-    if kept is not None and merkle.range_root(kept) != bytes(last["root_hash"]):
-        log.error("checkpoint %d's compact range does not give its root: reading the log", previous)
+    kept: list[bytes] | None = last["compact_range"] if last else []
+    if (
+        last is not None
+        and kept is not None
+        and merkle.range_root(kept) != bytes(last["root_hash"])
+    ):
+        log.error("checkpoint %d's compact range does not give its root", previous)
         kept = None
-    if kept is not None:  # extend the last checkpoint's tree with the leaves since
-        new = await store.leaf_hashes(conn, start=previous)
-        range_ = merkle.extend(kept, previous, new)
-        proof = merkle.consistency_proof_extending(previous, kept, new)
-        size = previous + len(new)
-    else:  # the first checkpoint, or the last one's range is missing (older) or wrong
+    if kept is None:  # signed before compact ranges were kept, or kept wrong: read the log once
         leaves = await store.leaf_hashes(conn)
-        range_ = merkle.compact_range(leaves)
-        proof = merkle.consistency_proof(previous, leaves) if last else []
-        size = len(leaves)
-    head = Checkpoint(ctx.origin, size, merkle.range_root(range_))
+        kept, new = merkle.compact_range(leaves[:previous]), leaves[previous:]
+    else:
+        new = await store.leaf_hashes(conn, start=previous)
+    range_ = merkle.extend(kept, previous, new)
+    proof = merkle.consistency_proof_extending(previous, kept, new)
+    head = Checkpoint(ctx.origin, previous + len(new), merkle.range_root(range_))
     body = head.body()
     signature = ctx.signer.sign(ctx.origin, body)
     signed_at = datetime.now(UTC)

@@ -41,12 +41,17 @@ def compact_range(leaves: Sequence[bytes]) -> list[bytes]:
     return extend([], 0, leaves)
 
 
+def _widths(size: int, range_: Sequence[bytes]) -> list[int]:
+    """The leaf counts of the compact range of `size` leaves, largest first (one per bit)."""
+    widths = [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+    if len(widths) != len(range_):
+        raise ValueError(f"a compact range of {size} leaves has {len(widths)} roots")
+    return widths
+
+
 def extend(range_: Sequence[bytes], size: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The compact range of a tree of `size` leaves extended by `leaves`."""
-    sizes = [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
-    if len(sizes) != len(range_):
-        raise ValueError(f"a compact range of {size} leaves has {len(sizes)} roots")
-    stack = list(zip(sizes, range_, strict=True))
+    stack = list(zip(_widths(size, range_), range_, strict=True))
     for leaf in leaves:
         width, value = 1, leaf
         while stack and stack[-1][0] == width:
@@ -100,11 +105,9 @@ def consistency_proof_extending(
     roots of the compact range (RFC 9162's recursion only ever takes a left part of the old tree
     when that part is the largest power of two within it)."""
     offsets, lo = {}, 0
-    for width in (1 << bit for bit in reversed(range(size1.bit_length())) if size1 >> bit & 1):
+    for width in _widths(size1, range1):
         offsets[(lo, lo + width)] = len(offsets)
         lo += width
-    if len(offsets) != len(range1):
-        raise ValueError(f"a compact range of {size1} leaves has {len(offsets)} roots")
 
     def subtree(lo: int, hi: int) -> bytes:
         if hi <= size1:
