@@ -61,19 +61,23 @@ class Policy:
             raise NotYet(
                 "keys change within this batch: each event is judged after those before it"
             )
-        signed = [(event, _signature_headers(event, record)) for event, record in batch]
+        signatures = [_signature_headers(event, record) for event, record in batch]
         public_keys = await directory_view.keys(
-            tx.conn, [(event.sourceprincipal, key_id, event.time) for event, (_, key_id) in signed]
+            tx.conn,
+            [
+                (event.sourceprincipal, key_id, event.time)
+                for (event, _), (_, key_id) in zip(batch, signatures, strict=True)
+            ],
         )
         checks = []
-        for (event, record), (_, (headers, key_id)), public_key in zip(
-            batch, signed, public_keys, strict=True
+        for (event, record), (headers, key_id), public_key in zip(
+            batch, signatures, public_keys, strict=True
         ):
             if public_key is None:
                 public_key = await self._unknown_key(tx, event, key_id)
             checks.append((public_key, (headers, record.value or b"")))
         verified = await signing.verify_all(checks)
-        for (event, _), (_, (_, key_id)), ok in zip(batch, signed, verified, strict=True):
+        for (event, _), (_, key_id), ok in zip(batch, signatures, verified, strict=True):
             if not ok:
                 raise Refused(
                     f"security: the signature does not verify under {event.sourceprincipal}'s "

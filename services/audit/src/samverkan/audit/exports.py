@@ -241,12 +241,12 @@ def verify(text: str, key: str | None = None, witness_keys: tuple[str, ...] = ()
     if key is not None and key.strip() != log_key:
         raise ExportInvalid("the export is signed by another key than the one given")
     name, _, public_key = parse_vkey(log_key)
+    changed = ExportInvalid("the export's signature does not verify: it was changed")
     try:
-        signature_bytes = base64.b64decode(signature)
-    except ValueError:
-        signature_bytes = b""
-    if not verify_raw(public_key, signature_bytes, signed.encode()):
-        raise ExportInvalid("the export's signature does not verify: it was changed")
+        if not verify_raw(public_key, base64.b64decode(signature), signed.encode()):
+            raise changed
+    except ValueError:  # not base64
+        raise changed from None
     note = SignedNote.parse(checkpoint)
     if not verify_signature(note, name, public_key):
         raise ExportInvalid("the checkpoint's signature does not verify")
