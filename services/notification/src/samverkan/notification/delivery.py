@@ -2,8 +2,9 @@
 the mail relay or webhook receiver is called, and marked `sent` after. A delivery found still
 `sending` later (the process died in between) may or may not have arrived: it becomes
 `uncertain`, is reported with notification.failed and never repeated; so does a mail whose SMTP
-session broke while it was handed over. A refusal, or a relay that cannot be reached, is retried. A redelivered event finds
-its deliveries already recorded (unique per event and mailbox or subscription) and adds none."""
+session broke once its content was on its way. A refusal, or a relay that cannot be reached, is
+retried. A redelivered event finds its deliveries already recorded (unique per event and mailbox
+or subscription) and adds none."""
 
 from __future__ import annotations
 
