@@ -44,6 +44,7 @@ async def test_append_only_and_verify_finds_first_altered_entry(database: str) -
 
         # Someone with the owner's rights switches the guard off and rewrites history:
         await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+        await conn.execute("ALTER TABLE audit_log DROP CONSTRAINT audit_log_leaf_matches")
         await conn.execute("UPDATE audit_log SET payload = '\\x7b7d' WHERE seq = 2")
         result = await service.verify(conn)
         assert not result.ok and result.first_bad_seq == 2
@@ -53,5 +54,32 @@ async def test_append_only_and_verify_finds_first_altered_entry(database: str) -
         await conn.execute("DELETE FROM audit_log WHERE seq = 1")
         result = await service.verify(conn)
         assert not result.ok and result.first_bad_seq == 1 and "missing" in (result.problem or "")
+    finally:
+        await conn.close()
+
+
+async def test_every_kind_of_value_satisfies_the_leaf_check(database: str) -> None:
+    """What Python writes as the leaf and what the database's leaf check rebuilds from the columns
+    agree for every field's range of values: none, non-ASCII and escaped text, local offsets."""
+    await migrate(database, [RUNTIME, MIGRATIONS])
+    conn = await connect(database)
+    odd = 'åäö "citat" \\ \t ✓ 😀 \u2028'
+    try:
+        entries = [
+            audit_entry(0, recipient_principal=None, subject=None, payload=None),
+            audit_entry(1, headers=[["ce_subject", odd], ["x-tom", ""]], subject=odd),
+            audit_entry(
+                2,
+                personnummer_pseudonym="ab" * 32,
+                payload_sha256=bytes(range(32)),
+                actor=odd,
+                at=datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-5))),
+            ),
+        ]
+        async with conn.transaction():
+            await store.append_many(conn, entries)
+        result = await service.verify(conn)
+        assert result.ok and result.leaf_check and result.rebuilt == 0
+        assert (await service.verify(conn, full=True)).ok
     finally:
         await conn.close()

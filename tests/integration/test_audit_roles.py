@@ -140,6 +140,8 @@ async def test_service_role_appends_only_and_exports_verify_offline(
         assert proof["tree_size"] == size and proof["proof"]
         verified = (await client.get("/audit/verify", headers=auditor)).json()
         assert verified["ok"] is True
+        # The service role, with SELECT only, can still confirm the leaf check and rely on it.
+        assert verified["leaf_check"] is True and verified["rebuilt"] == 0
 
     owner = await asyncpg.connect(owner_dsn)
     service = await asyncpg.connect(service_dsn)

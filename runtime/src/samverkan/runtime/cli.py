@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -38,14 +39,28 @@ def config_option() -> argparse.ArgumentParser:
     return parser
 
 
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Command:
+    """A service's own command beside `serve` and `migrate`: its help, what it does with the
+    settings and its parsed arguments, and the arguments it takes besides `--config`."""
+
+    help: str
+    run: Callable[[ServiceSettings, argparse.Namespace], Awaitable[int]]
+    arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+
 def main(
     name: str,
     settings_class: type[ServiceSettings],
     build: Callable[[ServiceSettings], tuple[Node, FastAPI]],
     argv: list[str] | None = None,
-    extra: dict[str, tuple[str, Callable[[ServiceSettings], Awaitable[int]]]] | None = None,
+    extra: dict[str, Command] | None = None,
 ) -> int:
-    """Parse the command line; `extra` adds service-specific commands (name: (help, run))."""
+    """Parse the command line; `extra` adds service-specific commands by name."""
     parser = argparse.ArgumentParser(prog=f"samverkan-{name}")
     commands = parser.add_subparsers(dest="command", required=True)
     option = [config_option()]
@@ -55,8 +70,10 @@ def main(
     commands.add_parser(
         "migrate", parents=option, help="apply pending database migrations and exit"
     )
-    for command, (help_text, _) in (extra or {}).items():
-        commands.add_parser(command, parents=option, help=help_text)
+    for command, spec in (extra or {}).items():
+        spec.arguments(
+            commands.add_parser(command, parents=option, help=spec.help, description=spec.help)
+        )
     args = parser.parse_args(argv)
     try:
         settings = config.load(settings_class, args.config)
@@ -67,7 +84,7 @@ def main(
     configure_logging(settings.node.log_level)
     telemetry.configure(name, settings.principal)
     if extra and args.command in extra:
-        return asyncio.run(extra[args.command][1](settings))
+        return asyncio.run(extra[args.command].run(settings, args))
     node, app = build(settings)
     if args.command == "migrate":
         for applied in asyncio.run(migrate(settings.migration_url, node.migrations)):

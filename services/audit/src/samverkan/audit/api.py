@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from samverkan.runtime.auth import Caller, Role, require
 from samverkan.runtime.node import Node
 from samverkan.runtime.problems import Problem
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/audit", tags=["audit"])
 AuditorDep = Annotated[Caller, Depends(require(Role.AUDITOR))]
 # An index or size of the Merkle tree: what Postgres can count (a bigint), never negative.
@@ -114,11 +116,19 @@ async def export(request: Request, caller: AuditorDep, criteria: ExportRequest) 
 
 
 @router.get(
-    "/verify", summary="Recompute every entry, link and witnessed root; name the first mismatch"
+    "/verify", summary="Rehash every entry, link and witnessed root; name the first mismatch"
 )
-async def verify(request: Request, caller: AuditorDep) -> dict[str, Any]:
+async def verify(
+    request: Request,
+    caller: AuditorDep,
+    full: Annotated[
+        bool, Query(description="rebuild every entry from its columns, not trusting the leaf check")
+    ] = False,
+) -> dict[str, Any]:
     async with _node(request).pool.acquire() as conn:
-        result = await service.verify(conn)
+        result = await service.verify(conn, full=full)
+    if not result.leaf_check and not full:
+        log.warning(service.LEAF_CHECK_MISSING)
     return {
         "ok": result.ok,
         "entries": result.entries,
@@ -126,6 +136,9 @@ async def verify(request: Request, caller: AuditorDep) -> dict[str, Any]:
         "first_bad_seq": result.first_bad_seq,
         "problem": result.problem,
         "witnessed_checkpoint": result.checkpoint,
+        "leaf_check": result.leaf_check,
+        "rebuilt": result.rebuilt,
+        "columns": service.columns_checked(result),
     }
 
 

@@ -171,59 +171,118 @@ class Verification:
     first_bad_seq: int | None
     problem: str | None
     checkpoint: int | None = None  # size of the latest witnessed checkpoint compared with
+    leaf_check: bool = False  # the database's leaf check was in place and trusted
+    rebuilt: int = 0  # entries rebuilt from their columns (all of them without the leaf check)
 
     @property
     def ok(self) -> bool:
         return self.first_bad_seq is None
 
 
-async def verify(conn: asyncpg.Connection) -> Verification:
-    """Recompute every leaf and link from the stored rows, then the Merkle root at each witnessed
-    checkpoint; name the first entry that does not match."""
-    prev, leaves = GENESIS, []
-    async with contextlib.aclosing(store.rows(conn)) as rows:
-        async for row in rows:
-            count = len(leaves)
-            problem = _check(row, count, prev)
+LEAF_CHECK_MISSING = (
+    "audit_log's leaf check (migration 0004) is missing, not validated or altered, so every entry"
+    " was rebuilt from its columns. Nobody but the schema's owner can change it: find out who did."
+)
+
+
+def columns_checked(result: Verification) -> str:
+    """How `verify` knew that each entry's searchable columns say what its leaf says."""
+    if not result.leaf_check:
+        return f"every entry's columns rebuilt and rehashed ({result.rebuilt})"
+    older = f"; {result.rebuilt} older entries rebuilt from their columns" if result.rebuilt else ""
+    return f"columns bound to the stored leaves by the database's leaf check{older}"
+
+
+async def verify(conn: asyncpg.Connection, *, full: bool = False, page: int = 5000) -> Verification:
+    """Rehash every entry's leaf and link, then the Merkle root at each witnessed checkpoint; name
+    the first entry that does not match.
+
+    An entry's leaf is its stored canonical bytes while the database's leaf check binds its
+    columns to them (migration 0004); an entry with no stored leaf, every entry when that check is
+    missing or altered, and every entry with `full`, is rebuilt from its columns instead."""
+    leaf_check = not full and await store.leaf_check_holds(conn)
+    walk = _Walk(
+        [(r["tree_size"], bytes(r["root_hash"])) for r in await store.witnessed_checkpoints(conn)]
+    )
+    pages = store.chain_pages(conn, page, rebuild_all=not leaf_check)
+    async with contextlib.aclosing(pages):
+        async for rows, full_rows in pages:
+            rebuilt = {r["seq"]: Entry.from_row(r).leaf_bytes() for r in full_rows}
+            walk.rebuilt += len(rebuilt)
+            if problem := walk.page(rows, rebuilt):
+                return walk.result(problem, leaf_check)
+    return walk.result(walk.finish(), leaf_check)
+
+
+class _Walk:
+    """verify's pass over the log: the chain so far and the compact range of the leaves so far,
+    compared with each witnessed checkpoint as the walk reaches its size."""
+
+    def __init__(self, witnessed: list[tuple[int, bytes]]) -> None:
+        self.witnessed = witnessed
+        self.latest = witnessed[-1][0] if witnessed else None
+        self.checked = 0  # how many witnessed checkpoints matched
+        self.count = 0  # entries that checked out
+        self.prev = GENESIS  # the last good entry's hash
+        self.range: list[bytes] = []  # compact range of the good entries' leaves
+        self.rebuilt = 0
+        self.bad: int | None = None
+
+    def page(self, rows: list[asyncpg.Record], rebuilt: dict[int, bytes]) -> str | None:
+        """Check a page of (seq, stored leaf, leaf hash, entry hash) rows; `rebuilt` holds the
+        leaves rebuilt from their columns, by seq."""
+        leaves: list[bytes] = []
+        prev, leaf_hash = self.prev, merkle.leaf_hash
+        for count, (seq, stored, leaf, link) in enumerate(rows, self.count):
+            problem = None
+            data = rebuilt.get(seq, stored) if rebuilt else stored
+            if seq != count:
+                problem = f"expected entry {count}, found {seq}: entry {count} is missing"
+            elif leaf_hash(data) != leaf or (data is not stored and stored not in (None, data)):
+                problem = f"entry {seq} differs from what was recorded"
+            elif chain(prev, leaf) != link:
+                problem = f"entry {seq} does not link to the entry before it"
             if problem:
-                return Verification(count, prev, count, problem)
-            prev = bytes(row["entry_hash"])
-            leaves.append(bytes(row["leaf_hash"]))
-    count = len(leaves)
-    witnessed = await store.witnessed_checkpoints(conn)
-    if not witnessed:
-        return Verification(count, prev, None, None)
-    latest = witnessed[-1]["tree_size"]
-    good = 0
-    for row in witnessed:
-        size = row["tree_size"]
-        if size > count:
-            return Verification(
-                count,
-                prev,
-                count,
-                f"entries {count}–{size - 1} are missing: witnessed size is {size}",
-                latest,
-            )
-        if merkle.root(leaves[:size]) != bytes(row["root_hash"]):
-            return Verification(
-                count,
-                prev,
-                good,
-                f"entries {good}–{size - 1} differ from the witnessed checkpoint of size {size}",
-                latest,
-            )
-        good = size
-    return Verification(count, prev, None, None, latest)
+                self.prev = prev
+                return self._stop(leaves, count, problem)
+            prev = link
+            leaves.append(leaf)
+        self.prev = prev
+        return self._grow(leaves)
 
+    def _stop(self, leaves: list[bytes], bad: int, problem: str) -> str:
+        """Compare the good leaves before `bad` with the checkpoints they reach, then stop."""
+        self.bad = bad
+        return self._grow(leaves) or problem
 
-def _check(row: asyncpg.Record, expected_seq: int, prev: bytes) -> str | None:
-    seq = row["seq"]
-    if seq != expected_seq:
-        return f"expected entry {expected_seq}, found {seq}: entry {expected_seq} is missing"
-    leaf = Entry.from_row(row).leaf_hash()
-    if leaf != bytes(row["leaf_hash"]):
-        return f"entry {seq} differs from what was recorded"
-    if chain(prev, leaf) != bytes(row["entry_hash"]):
-        return f"entry {seq} does not link to the entry before it"
-    return None
+    def _grow(self, leaves: list[bytes]) -> str | None:
+        start = 0
+        while self.checked < len(self.witnessed):
+            size, root = self.witnessed[self.checked]
+            if size > self.count + len(leaves) - start:
+                break
+            take = size - self.count
+            self.range = merkle.extend(self.range, self.count, leaves[start : start + take])
+            self.count, start = size, start + take
+            if merkle.range_root(self.range) != root:
+                good = self.witnessed[self.checked - 1][0] if self.checked else 0
+                self.bad = good
+                return (
+                    f"entries {good}–{size - 1} differ from the witnessed checkpoint of size {size}"
+                )
+            self.checked += 1
+        self.range = merkle.extend(self.range, self.count, leaves[start:])
+        self.count += len(leaves) - start
+        return None
+
+    def finish(self) -> str | None:
+        if self.checked < len(self.witnessed):
+            size = self.witnessed[self.checked][0]
+            self.bad = self.count
+            return f"entries {self.count}–{size - 1} are missing: witnessed size is {size}"
+        return None
+
+    def result(self, problem: str | None, leaf_check: bool) -> Verification:
+        return Verification(
+            self.count, self.prev, self.bad, problem, self.latest, leaf_check, self.rebuilt
+        )

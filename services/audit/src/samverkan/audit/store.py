@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from samverkan.audit import merkle
 from samverkan.audit.chain import GENESIS, Entry, chain
+
+log = logging.getLogger(__name__)
 
 _APPEND_LOCK = 0x5A4D_A0D1  # one appender at a time keeps seq and the chain gapless
 _CHECKPOINT_LOCK = 0x5A4D_A0D2  # one checkpointer at a time, whatever the replicas
@@ -29,18 +35,19 @@ async def append_many(conn: asyncpg.Connection, entries: Sequence[Entry]) -> lis
     appended, rows = [], []
     for entry in entries:
         entry = dataclasses.replace(entry, seq=seq)
-        leaf = entry.leaf_hash()
+        data = entry.leaf_bytes()
+        leaf = merkle.leaf_hash(data)
         prev = chain(prev, leaf)
         appended.append(entry)
-        rows.append(_row(entry, leaf, prev))
+        rows.append((*_row(entry, leaf, prev), data))
         seq += 1
     await conn.executemany(
         """INSERT INTO audit_log (seq, event_id, topic, kafka_partition, kafka_offset, type,
                source, source_principal, recipient_principal, subject, legal_basis, event_time,
                recorded_at, personnummer_pseudonym, headers, payload, leaf_hash, entry_hash,
-               payload_sha256, actor)
+               payload_sha256, actor, leaf)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20)""",
+                   $18, $19, $20, $21)""",
         rows,
     )
     return appended
@@ -71,10 +78,89 @@ def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[object, ...]:
     )
 
 
-async def rows(conn: asyncpg.Connection, batch: int = 5000) -> AsyncIterator[asyncpg.Record]:
-    async with conn.transaction():
-        async for row in conn.cursor("SELECT * FROM audit_log ORDER BY seq", prefetch=batch):
-            yield row
+Page = tuple[list[asyncpg.Record], list[asyncpg.Record]]
+
+
+async def chain_pages(
+    conn: asyncpg.Connection, page: int = 1000, *, rebuild_all: bool = False
+) -> AsyncIterator[Page]:
+    """Every entry's seq, stored leaf (None before migration 0004) and hashes, in order, a page at
+    a time, each with the full rows of its entries to rebuild: those with no stored leaf, or all.
+
+    One snapshot throughout. The next page is read while the caller works on this one."""
+
+    async def fetch(cursor: asyncpg.connection.cursor.Cursor) -> Page:
+        found = await cursor.fetch(page)
+        rebuild = [seq for seq, leaf, *_ in found if rebuild_all or leaf is None]
+        return found, await entries_at(conn, rebuild) if rebuild else []
+
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        cursor = await conn.cursor(
+            "SELECT seq, leaf, leaf_hash, entry_hash FROM audit_log ORDER BY seq"
+        )
+        ahead = asyncio.ensure_future(fetch(cursor))
+        try:
+            while (current := await ahead)[0]:
+                ahead = asyncio.ensure_future(fetch(cursor))
+                yield current
+        finally:
+            # The connection is free again only once the page read ahead has arrived.
+            with contextlib.suppress(Exception):
+                await ahead
+
+
+# The check of migration 0004, word for word: it binds each entry's columns to its stored leaf.
+LEAF_CHECK = """
+    leaf IS NULL OR convert_from(leaf, 'UTF8')::jsonb = jsonb_build_object(
+        'seq', seq, 'event_id', event_id, 'topic', topic, 'partition', kafka_partition,
+        'offset', kafka_offset, 'type', type, 'source', source,
+        'source_principal', source_principal, 'recipient_principal', recipient_principal,
+        'subject', subject, 'legal_basis', legal_basis,
+        'event_time', to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+        'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+        'personnummer_pseudonym', personnummer_pseudonym, 'headers', headers,
+        'payload', encode(payload, 'hex')
+    ) || jsonb_strip_nulls(jsonb_build_object(
+        'payload_sha256', encode(payload_sha256, 'hex'), 'actor', actor
+    ))
+"""
+_LEAF_CHECK_NAME = "audit_log_leaf_matches"
+
+
+class _Probed(Exception):
+    """Rolls the probe's temporary table back."""
+
+
+async def leaf_check_holds(conn: asyncpg.Connection) -> bool:
+    """Whether audit_log has the leaf check, validated, with exactly LEAF_CHECK's expression.
+
+    The expression is compared as Postgres itself prints it, against the same expression added to
+    a throw-away copy of the table, so the comparison holds whatever the server's version."""
+    found = await conn.fetchrow(
+        """SELECT convalidated, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+           WHERE conrelid = 'audit_log'::regclass AND conname = $1""",
+        _LEAF_CHECK_NAME,
+    )
+    if found is None or not found["convalidated"]:
+        return False
+    expected = None
+    try:
+        async with conn.transaction():
+            await conn.execute("CREATE TEMPORARY TABLE leaf_check_probe (LIKE audit_log)")
+            await conn.execute(
+                f"ALTER TABLE leaf_check_probe ADD CONSTRAINT probe CHECK ({LEAF_CHECK})"
+            )
+            expected = await conn.fetchval(
+                """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+                   WHERE conrelid = 'leaf_check_probe'::regclass AND conname = 'probe'"""
+            )
+            raise _Probed
+    except _Probed:
+        pass
+    except asyncpg.InsufficientPrivilegeError as exc:
+        log.warning("cannot compare the leaf check (no TEMPORARY right?): %s", exc)
+        return False
+    return bool(found["definition"] == expected)
 
 
 async def size(conn: asyncpg.Connection) -> int:
