@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -105,6 +106,15 @@ def canonical_json(fields: Any) -> bytes:
 
 def chain(prev_hash: bytes, leaf_hash: bytes) -> bytes:
     return hashlib.sha256(prev_hash + leaf_hash).digest()
+
+
+def chain_links(prev_hash: bytes, leaf_hashes: Iterable[bytes]) -> list[bytes]:
+    """The entry hashes of `leaf_hashes` appended one after another to `prev_hash`."""
+    links, sha256 = [], hashlib.sha256
+    for leaf_hash in leaf_hashes:
+        prev_hash = sha256(prev_hash + leaf_hash).digest()
+        links.append(prev_hash)
+    return links
 
 
 def pseudonym(key: bytes, personnummer: str) -> str:

@@ -102,6 +102,7 @@ async def chain_pages(
         try:
             while (current := await ahead)[0]:
                 ahead = asyncio.ensure_future(fetch(cursor))
+                await asyncio.sleep(0)  # let it ask for the next page before the caller works
                 yield current
         finally:
             # The connection is free again only once the page read ahead has arrived.
