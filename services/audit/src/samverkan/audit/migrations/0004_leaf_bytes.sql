@@ -6,6 +6,9 @@
 -- this expression (store.LEAF_CHECK); otherwise, and with `verify --full`, it rebuilds every entry
 -- from its columns. Entries written before this migration have no leaf and are always rebuilt.
 ALTER TABLE audit_log ADD COLUMN leaf bytea;
+-- A typical entry (leaf, payload and columns: ~3 KB) stays whole in its row, uncompressed: no
+-- compression on append, no TOAST lookup on verify, for about a third more space.
+ALTER TABLE audit_log SET (toast_tuple_target = 8160);
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_leaf_matches CHECK (
     leaf IS NULL OR convert_from(leaf, 'UTF8')::jsonb = jsonb_build_object(
         'seq', seq, 'event_id', event_id, 'topic', topic, 'partition', kafka_partition,
