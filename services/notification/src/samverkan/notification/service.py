@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 from samverkan.contracts import CloudEvent
@@ -17,6 +18,8 @@ from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+_SUBSCRIPTIONS = "notification.subscriptions"  # in a transaction's memo: subscriptions by type
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,19 @@ async def on_event(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> None:
         return
     data = event.data
     referral_id = getattr(data, "referral_id", None)
-    if isinstance(data, ReferralSent):
-        await _watch(ctx, tx, event, data)
+    parties = await _watch(ctx, tx, event, data) if isinstance(data, ReferralSent) else None
     if referral_id is not None:
         await _meet(ctx, tx, event, referral_id)
-    parties = await store.parties(tx.conn, referral_id) if referral_id is not None else None
+        parties = parties or await store.parties(tx.conn, referral_id)
     for order in routing.mails(event, ctx.principal, parties):
         await _record_mail(ctx, tx, event, order)
     if webhook_payload.deliverable(event, ctx.principal):
         await _record_webhooks(ctx, tx, event)
 
 
-async def _watch(ctx: Context, tx: UnitOfWork, event: CloudEvent, sent: ReferralSent) -> None:
+async def _watch(
+    ctx: Context, tx: UnitOfWork, event: CloudEvent, sent: ReferralSent
+) -> routing.Parties:
     """Remember both parties, and watch the deadline this principal owes or is owed."""
     if sent.sender.principal != event.sourceprincipal:
         raise Refused("the sender function belongs to another principal than the event source")
@@ -60,6 +64,7 @@ async def _watch(ctx: Context, tx: UnitOfWork, event: CloudEvent, sent: Referral
         days = s.decision_deadline_working_days
         due = deadlines.due_at(sent.sent_at, days)
         await store.watch_deadline(tx.conn, sent.referral_id, "not-decided", days, due)
+    return parties
 
 
 async def _meet(ctx: Context, tx: UnitOfWork, event: CloudEvent, referral_id: object) -> None:
@@ -105,7 +110,7 @@ async def _record_mail(
 
 
 async def _record_webhooks(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> None:
-    for subscription in await store.subscriptions_for(tx.conn, event.type):
+    for subscription in await _subscriptions_for(tx, event.type):
         if subscription["principal"] != ctx.principal:
             continue  # never another principal's subscription, whatever the table holds
         await store.add_webhook_delivery(
@@ -119,3 +124,13 @@ async def _record_webhooks(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> N
             ),
             now=ctx.clock.now(),
         )
+
+
+async def _subscriptions_for(tx: UnitOfWork, event_type: str) -> list[Any]:
+    """The subscriptions to `event_type` as the transaction first asked: one query per type for a
+    whole batch of events, not one per event. A subscription made meanwhile counts from the next
+    batch on, as it would had it been made a moment later."""
+    found: dict[str, list[Any]] = tx.memo.setdefault(_SUBSCRIPTIONS, {})
+    if event_type not in found:
+        found[event_type] = await store.subscriptions_for(tx.conn, event_type)
+    return found[event_type]
