@@ -280,6 +280,7 @@ class EventConsumer:
         if routed:
             try:
                 async with self._uow() as tx:
+                    tx.applies_together = True
                     applied = await self._apply_in(tx, routed, traced=True)
             except Exception as exc:
                 log.debug("batch of %d applied one by one: %r", len(items), exc)
