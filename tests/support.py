@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from samverkan.contracts import CloudEvent, Event
@@ -172,6 +172,24 @@ def key_fingerprint(principal: str) -> str:
 def signed_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
     """The event's headers signed by its source principal's test key, as its relay would."""
     return Signer(signing_key(event.sourceprincipal), KEY_ID).sign(event.headers(), event.value())
+
+
+async def send_in_order(bootstrap: str, events: list[CloudEvent]) -> None:
+    """Publish the events signed, each acknowledged before the next, all on partition 0 of their
+    topics: a consumer reads each topic's events in this order."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                event.topic,
+                event.value(),
+                key=event.key(),
+                headers=signed_headers(event),
+                partition=0,
+            )
+    finally:
+        await producer.stop()
 
 
 async def seed_keys(node: Node, *principals: str) -> None:

@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from support import (
     eventually,
@@ -17,8 +16,8 @@ from support import (
     read_topic,
     running,
     school_to_health_centre,
+    send_in_order,
     settings,
-    signed_headers,
     unique,
 )
 
@@ -52,20 +51,9 @@ def directory(me: str, dsn: str, kafka: str, **node: Any) -> tuple[Node, FastAPI
 async def announce(kafka: str, *principals: str) -> None:
     """Each principal's self-signed first key, then a function of it, in order on one partition
     (so a later event being applied means every earlier one was decided)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
-    await producer.start()
-    try:
-        for principal in principals:
-            for event in (public_key_event(principal), function_of(principal)):
-                await producer.send_and_wait(
-                    event.topic,
-                    event.value(),
-                    key=event.key(),
-                    headers=signed_headers(event),
-                    partition=0,
-                )
-    finally:
-        await producer.stop()
+    await send_in_order(
+        kafka, [e for p in principals for e in (public_key_event(p), function_of(p))]
+    )
 
 
 async def believed(node: Node, principal: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -90,6 +91,11 @@ def main(
         for applied in asyncio.run(migrate(settings.migration_url, node.migrations)):
             print(f"applied {applied}")
         return 0
+    # What is built by now lives as long as the process: keep it out of the collector's full
+    # passes, which a consumer catching up on a backlog otherwise triggers every few batches,
+    # each rescanning every object of the process.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -138,7 +138,7 @@ async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any
 
 @dataclass(frozen=True)
 class Route:
-    handler: Handler
+    apply: Tap  # the handler, or the tap, called with the event's record
     addressed_to_me: bool
 
 
@@ -210,7 +210,7 @@ class EventConsumer:
         self._retry_window_s = retry_window_s
         self._verify = verify
         self._routes: dict[str, Route] = {}
-        self._tap: Tap | None = None
+        self._tap: Route | None = None
         self._backoff_s = 0.5
         # Per awaited thing (a record's position, or a named precondition): when this wait began
         # and when it was last hit.
@@ -219,10 +219,12 @@ class EventConsumer:
         self.dead_lettered_total = 0
 
     def on(self, event_class: type[Event], handler: Handler, *, addressed_to_me: bool) -> None:
-        self._routes[event_class.TYPE] = Route(handler, addressed_to_me)
+        self._routes[event_class.TYPE] = Route(
+            lambda tx, event, record: handler(tx, event), addressed_to_me
+        )
 
     def tap(self, tap: Tap) -> None:
-        self._tap = tap
+        self._tap = Route(tap, addressed_to_me=False)
 
     async def __call__(self, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
@@ -266,7 +268,7 @@ class EventConsumer:
             return Item(record, invalid=str(exc))
         except Exception as exc:  # whatever else the bytes provoke, they are not an event
             return Item(record, invalid=f"unreadable: {type(exc).__name__}")
-        return Item(record, event=event, route=self._route(event, record))
+        return Item(record, event=event, route=self._route(event))
 
     async def _apply_together(self, items: list[Item], progress: Progress) -> bool:
         """Apply every event of the batch in one transaction. False, with nothing applied, when
@@ -278,6 +280,7 @@ class EventConsumer:
         if routed:
             try:
                 async with self._uow() as tx:
+                    tx.applies_together = True
                     applied = await self._apply_in(tx, routed, traced=True)
             except Exception as exc:
                 log.debug("batch of %d applied one by one: %r", len(items), exc)
@@ -301,7 +304,7 @@ class EventConsumer:
             if item.event.id in new:
                 new.discard(item.event.id)  # a second copy in the same batch is a duplicate
                 with self._span(item) if traced else contextlib.nullcontext():
-                    await item.route.handler(tx, item.event)
+                    await item.route.apply(tx, item.event, item.record)
                 applied += 1
         return applied
 
@@ -369,14 +372,9 @@ class EventConsumer:
         ):
             yield
 
-    def _route(self, event: CloudEvent, record: ConsumerRecord) -> Route | None:
+    def _route(self, event: CloudEvent) -> Route | None:
         if self._tap is not None:
-            tap = self._tap
-
-            async def tapped(tx: UnitOfWork, event: CloudEvent) -> None:
-                await tap(tx, event, record)
-
-            return Route(tapped, addressed_to_me=False)
+            return self._tap
         route = self._routes.get(event.type)
         if route is None or (route.addressed_to_me and event.recipientprincipal != self._principal):
             return None

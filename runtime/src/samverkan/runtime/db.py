@@ -64,6 +64,10 @@ class UnitOfWork:
         self.conn: asyncpg.Connection
         # What holds until this transaction ends, e.g. a lock it took and what it read under it.
         self.memo: dict[str, Any] = {}
+        # Set by the consumer while it applies a batch of events here: should anything fail, the
+        # whole transaction rolls back and each event is applied again in a transaction of its
+        # own. A step that guards itself with a savepoint need not do so in this one.
+        self.applies_together = False
 
     async def __aenter__(self) -> UnitOfWork:
         self.conn = await self._pool.acquire()

@@ -92,7 +92,8 @@ def actor_of(data: Event) -> str | None:
 
 
 async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
-    """Witnessing and the key directory, in a savepoint: their failure must never cost the entry."""
+    """Witnessing and the key directory: their failure must never cost the entry (a savepoint
+    guards it, or in a batch the consumer's retry of each event alone)."""
     data = event.data
     act: Callable[[UnitOfWork, AuditContext, CloudEvent], Awaitable[object]]
     if isinstance(data, CheckpointSigned):
@@ -102,6 +103,11 @@ async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
     elif isinstance(data, directory_view.DIRECTORY_EVENTS):
         act = _apply_directory
     else:
+        return
+    if tx.applies_together:
+        # Should it fail, the consumer records each event of the batch again alone, in the
+        # savepoint below; here a savepoint would add two round trips to every such event.
+        await act(tx, ctx, event)
         return
     try:
         async with tx.conn.transaction():
