@@ -137,6 +137,7 @@ class Node:
                 group_id=self.group,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=self.settings.kafka.fetch_max_wait_ms,
+                max_partition_fetch_bytes=self.settings.kafka.max_partition_fetch_bytes,
                 ack_policy=AckPolicy.MANUAL,
                 batch=True,
                 max_records=self.settings.consumer_batch_size,

@@ -106,6 +106,14 @@ class KafkaSettings(LayeredSettings):
         description="How long a fetch waits for new records. A real Kafka answers as soon as "
         "data arrives; the embedded broker waits it out, so devnet uses 50.",
     )
+    max_partition_fetch_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Most record bytes a consumer fetches ahead from one partition. A service "
+        "subscribes to up to 18 partitions and holds what it fetched ahead of each: aiokafka's "
+        "1 MiB default kept ~25 MB more per service while catching up, for no speed. A larger "
+        "record still comes whole.",
+    )
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
 
