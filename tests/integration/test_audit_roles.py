@@ -142,6 +142,8 @@ async def test_service_role_appends_only_and_exports_verify_offline(
         assert verified["ok"] is True
         # The service role, with SELECT only, can still confirm the leaf check and rely on it.
         assert verified["leaf_check"] is True and verified["rebuilt"] == 0
+        full = (await client.get("/audit/verify?full=true", headers=auditor)).json()
+        assert full["ok"] is True and full["rebuilt"] == full["entries"] > 0
 
     owner = await asyncpg.connect(owner_dsn)
     service = await asyncpg.connect(service_dsn)
