@@ -21,7 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
+from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from samverkan.devnet.smtp import MailCatcher
 
 pytestmark = pytest.mark.integration
@@ -179,7 +179,7 @@ def test_postgres_cleanup_removes_owned_workdir() -> None:
 
 _ORPHAN_SCRIPT = """
 import json, time
-from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
+from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 kafka, pg = EmbeddedKafka().start(), EmbeddedPostgres().start()
 print(json.dumps([kafka.pid, pg.pid, str(kafka.workdir), str(pg.workdir)]), flush=True)
 time.sleep(120)
@@ -252,3 +252,16 @@ async def test_mail_catcher_await_for() -> None:
         assert [(m.subject, m.body.strip(), m.message_id) for m in mails] == [
             ("ping", "pong", None)
         ]
+
+
+@pytest.mark.skipif(
+    not Path("/proc/sys/net/ipv4/ip_local_port_range").exists(), reason="Linux only"
+)
+def test_free_ports_lie_below_the_range_outgoing_connections_take() -> None:
+    """An outgoing connection cannot take a port between free_port() and the server binding it."""
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(10_000 <= port < floor for port in ports)
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))  # still free

@@ -14,6 +14,7 @@ import ctypes
 import functools
 import os
 import queue
+import random
 import shutil
 import signal
 import socket
@@ -40,8 +41,32 @@ _spawn_queue: queue.SimpleQueue[_Job] | None = None
 _LIVE: set[_Managed] = set()  # created and not yet cleaned up; torn down at interpreter exit
 
 
+_LOWEST_PORT = 10_000
+
+
+def _ephemeral_floor() -> int | None:
+    """The lowest port the kernel hands out to outgoing connections (Linux), if known."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    return None
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+    """Return a TCP port on 127.0.0.1 that is free right now.
+
+    Picked at random below the kernel's ephemeral range where there is room: a port from that
+    range may be taken by any outgoing connection (to Postgres, to the broker) between this call
+    and the server binding it."""
+    floor = _ephemeral_floor()
+    if floor is not None and floor - _LOWEST_PORT >= 1000:
+        for _ in range(100):
+            port = random.randrange(_LOWEST_PORT, floor)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
