@@ -255,7 +255,9 @@ async def test_mail_catcher_await_for() -> None:
 
 
 @pytest.mark.skipif(
-    not Path("/proc/sys/net/ipv4/ip_local_port_range").exists(), reason="Linux only"
+    not Path("/proc/sys/net/ipv4/ip_local_port_range").exists(),
+    reason="the ephemeral port range is read from Linux's /proc; elsewhere free_port binds port 0"
+    " as it always did, which the other tests here use",
 )
 def test_free_ports_lie_below_the_range_outgoing_connections_take() -> None:
     """An outgoing connection cannot take a port between free_port() and the server binding it."""

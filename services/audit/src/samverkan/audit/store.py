@@ -128,10 +128,6 @@ LEAF_CHECK = """
 _LEAF_CHECK_NAME = "audit_log_leaf_matches"
 
 
-class _Probed(Exception):
-    """Rolls the probe's temporary table back."""
-
-
 async def leaf_check_holds(conn: asyncpg.Connection) -> bool:
     """Whether audit_log has the leaf check, validated, with exactly LEAF_CHECK's expression.
 
@@ -144,23 +140,22 @@ async def leaf_check_holds(conn: asyncpg.Connection) -> bool:
     )
     if found is None or not found["convalidated"]:
         return False
-    expected = None
+    probe = conn.transaction()
+    await probe.start()
     try:
-        async with conn.transaction():
-            await conn.execute("CREATE TEMPORARY TABLE leaf_check_probe (LIKE audit_log)")
-            await conn.execute(
-                f"ALTER TABLE leaf_check_probe ADD CONSTRAINT probe CHECK ({LEAF_CHECK})"
-            )
-            expected = await conn.fetchval(
-                """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-                   WHERE conrelid = 'leaf_check_probe'::regclass AND conname = 'probe'"""
-            )
-            raise _Probed
-    except _Probed:
-        pass
+        await conn.execute("CREATE TEMPORARY TABLE leaf_check_probe (LIKE audit_log)")
+        await conn.execute(
+            f"ALTER TABLE leaf_check_probe ADD CONSTRAINT probe CHECK ({LEAF_CHECK})"
+        )
+        expected = await conn.fetchval(
+            """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid = 'leaf_check_probe'::regclass AND conname = 'probe'"""
+        )
     except asyncpg.InsufficientPrivilegeError as exc:
         log.warning("cannot compare the leaf check (no TEMPORARY right?): %s", exc)
         return False
+    finally:
+        await probe.rollback()  # the probe table goes with it
     return bool(found["definition"] == expected)
 
 
