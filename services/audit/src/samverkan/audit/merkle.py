@@ -51,14 +51,17 @@ def _widths(size: int, range_: Sequence[bytes]) -> list[int]:
 
 def extend(range_: Sequence[bytes], size: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The compact range of a tree of `size` leaves extended by `leaves`."""
-    stack = list(zip(_widths(size, range_), range_, strict=True))
+    _widths(size, range_)  # refuses a range that is not one of `size` leaves
+    values, sha256 = list(range_), hashlib.sha256
     for leaf in leaves:
-        width, value = 1, leaf
-        while stack and stack[-1][0] == width:
-            left_width, left = stack.pop()
-            width, value = left_width + width, node_hash(left, value)
-        stack.append((width, value))
-    return [value for _, value in stack]
+        # A leaf joins one subtree on the right for each trailing 1 bit of the size so far.
+        value, carry = leaf, size
+        while carry & 1:
+            value = sha256(b"\x01" + values.pop() + value).digest()
+            carry >>= 1
+        values.append(value)
+        size += 1
+    return values
 
 
 def range_root(range_: Sequence[bytes]) -> bytes:

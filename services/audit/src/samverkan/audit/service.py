@@ -199,7 +199,7 @@ def columns_checked(result: Verification) -> str:
     return f"columns bound to the stored leaves by the database's leaf check{older}"
 
 
-async def verify(conn: asyncpg.Connection, *, full: bool = False, page: int = 5000) -> Verification:
+async def verify(conn: asyncpg.Connection, *, full: bool = False, page: int = 1000) -> Verification:
     """Rehash every entry's leaf and link, then the Merkle root at each witnessed checkpoint; name
     the first entry that does not match.
 

@@ -79,6 +79,7 @@ def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[object, ...]:
 
 
 Page = tuple[list[asyncpg.Record], list[asyncpg.Record]]
+_SEQ_MIN = -(2**63)  # from the very first row, even one that should not be there
 
 
 async def chain_pages(
@@ -89,19 +90,22 @@ async def chain_pages(
 
     One snapshot throughout. The next page is read while the caller works on this one."""
 
-    async def fetch(cursor: asyncpg.connection.cursor.Cursor) -> Page:
-        found = await cursor.fetch(page)
+    async def fetch(start: int) -> Page:
+        found = await statement.fetch(start, page)
         rebuild = [seq for seq, leaf, *_ in found if rebuild_all or leaf is None]
         return found, await entries_at(conn, rebuild) if rebuild else []
 
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        cursor = await conn.cursor(
-            "SELECT seq, leaf, leaf_hash, entry_hash FROM audit_log ORDER BY seq"
+        # Pages by key, not through a cursor: each page is then an index range scan that the
+        # server streams whole, while the caller hashes the page before it.
+        statement = await conn.prepare(
+            "SELECT seq, leaf, leaf_hash, entry_hash FROM audit_log WHERE seq >= $1"
+            " ORDER BY seq LIMIT $2"
         )
-        ahead = asyncio.ensure_future(fetch(cursor))
+        ahead = asyncio.ensure_future(fetch(_SEQ_MIN))
         try:
             while (current := await ahead)[0]:
-                ahead = asyncio.ensure_future(fetch(cursor))
+                ahead = asyncio.ensure_future(fetch(current[0][-1]["seq"] + 1))
                 await asyncio.sleep(0)  # let it ask for the next page before the caller works
                 yield current
         finally:
