@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from support import (
     eventually,
+    public_key_event,
     read_topic,
     referral_sent,
     running,
@@ -24,6 +25,11 @@ from support import (
 from samverkan.contracts import topics
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
+from samverkan.runtime import directory_view
+from samverkan.runtime.broker import ensure_topics
+from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.migrations import migrate
+from samverkan.runtime.settings import KafkaSettings
 from samverkan.runtime.signing import Signer
 
 pytestmark = pytest.mark.integration
@@ -86,3 +92,54 @@ async def test_forgeries_are_dead_lettered_and_genuine_events_still_apply(
     assert "security: the event is not signed" in reasons[0]
     assert "security: the signature does not verify" in reasons[1]
     assert "security: the signature does not verify" in reasons[2]
+
+
+async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
+    database: str, kafka_bootstrap: str
+) -> None:
+    """A forgery refused within a batch sends the batch one event at a time: nothing of the
+    batch is applied or claimed in the inbox on the forgery's account, so that the genuine event
+    it copies (same id) still applies, once, and the rest of the batch with it."""
+    school, region = unique("school"), unique("region")
+    node, app = build(
+        settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
+    )
+    genuine = [referral_sent(school, region) for _ in range(4)]
+    copied = genuine[2]
+    forged_value = json.loads(copied.value())
+    forged_value["reason"] = "Ändrad i efterhand"
+    records = [(event, signed_headers(event), event.value()) for event in genuine]
+    # The forgery (same id, altered reason) comes before the genuine event it copies.
+    records.insert(2, (copied, signed_headers(copied), json.dumps(forged_value).encode()))
+    # Everything is on the broker, and the directory known, before the consumer starts: its
+    # first poll returns all five records, one batch.
+    await migrate(node.settings.dsn, node.migrations)
+    pool = await create_pool(node.settings.dsn, max_size=1)
+    try:
+        async with UnitOfWork(pool) as tx:
+            keys = [public_key_event(school), public_key_event(region)]
+            for event in [*keys, *school_to_health_centre(school, region)]:
+                await directory_view.apply(tx, event)
+    finally:
+        await pool.close()
+    await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event, headers, value in records:
+            await producer.send_and_wait(
+                event.topic, value, key=event.key(), headers=headers, partition=0
+            )
+    finally:
+        await producer.stop()
+
+    async with running(node, app):
+
+        async def all_applied() -> list[str] | None:
+            rows = await node.pool.fetch("SELECT reason FROM referrals")
+            return [r["reason"] for r in rows] if len(rows) == len(genuine) else None
+
+        reasons = await eventually("every genuine referral", all_applied)
+        assert node.consumer.dead_lettered_total == 1
+    assert "Ändrad i efterhand" not in reasons
+    assert node.consumer.applied_total == len(genuine)
