@@ -166,11 +166,36 @@ async def test_expiry_and_retirement_stop_routing_naming_what_is_missing(
 
     await publish(FunctionRetired(principal=SCHOOL, function="skolkurator", retired_at=T0))
     assert "function sjostad-kommun/skolkurator was retired" in await no_route(pool, COUNSELLOR, PS)
-    async with pool.acquire() as conn:
-        assert await directory_view.exists(conn, COUNSELLOR), "a tombstone is still known"
+    async with UnitOfWork(pool) as tx:
+        assert await directory_view.exists(tx, COUNSELLOR), "a tombstone is still known"
 
     await publish(PrincipalRetired(principal=SCHOOL, retired_at=T0))
     assert "principal sjostad-kommun left the network" in await no_route(pool, NURSE, MP)
+
+
+async def test_a_transaction_reads_a_function_once_until_it_changes_the_directory(
+    pool, network
+) -> None:  # type: ignore[no-untyped-def]
+    """A batch of events to one function looks it up once; a directory event applied in the same
+    transaction makes the next lookup read afresh, so a retirement in a batch is seen at once."""
+    async with UnitOfWork(pool) as tx:
+        assert (await directory_view.function(tx, NURSE, TODAY)).name == "Skolskoterska"
+        async with UnitOfWork(pool) as other:  # committed elsewhere meanwhile
+            await other.conn.execute(
+                "UPDATE dir_functions SET name = 'Elevhälsan' WHERE function = $1", NURSE.function
+            )
+        assert (await directory_view.function(tx, NURSE, TODAY)).name == "Skolskoterska"
+        await directory_view.apply(
+            tx,
+            CloudEvent.wrap(
+                FunctionRetired(principal=SCHOOL, function=NURSE.function, retired_at=T0),
+                principal=SCHOOL,
+                service="directory",
+            ),
+        )
+        with pytest.raises(directory_view.NoRoute, match="was retired on 2026-01-01"):
+            await directory_view.function(tx, NURSE, TODAY)
+        assert await directory_view.exists(tx, NURSE)
 
 
 async def test_two_confirmed_counterparts_for_one_need_is_an_error_not_a_choice(

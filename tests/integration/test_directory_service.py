@@ -320,7 +320,7 @@ async def test_entries_published_for_another_principal_are_refused_and_dead_lett
     records = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, lambda rs: bool(letter(rs)))
     [dead] = letter(records)
     assert "refused: a principal may only publish its own directory entries" in dead["reason"]
-    async with node.node.pool.acquire() as conn:
+    async with node.node.uow() as tx:
         assert not await directory_view.exists(
-            conn, FunctionRef(principal=victim, function="uph-falsk")
+            tx, FunctionRef(principal=victim, function="uph-falsk")
         )

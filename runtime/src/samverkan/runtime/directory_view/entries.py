@@ -22,6 +22,7 @@ from samverkan.contracts.directory import (
 )
 from samverkan.runtime.consumer import Refused
 from samverkan.runtime.db import UnitOfWork
+from samverkan.runtime.directory_view.routing import forget
 
 DIRECTORY_EVENTS = (
     PrincipalPublished,
@@ -48,6 +49,7 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     if getattr(data, "principal", None) != event.sourceprincipal:
         raise Refused("a principal may only publish its own directory entries")
+    forget(tx)
     conn = tx.conn
     match data:
         case PrincipalPublished():

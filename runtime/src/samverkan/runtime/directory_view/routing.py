@@ -15,6 +15,7 @@ from datetime import date
 import asyncpg
 
 from samverkan.contracts.referral import FunctionRef, Need
+from samverkan.runtime.db import UnitOfWork
 
 
 class NoRoute(LookupError):
@@ -41,22 +42,35 @@ class Function:
 _FUNCTION = """SELECT f.*, p.retired_at AS principal_retired_at
                FROM dir_functions f LEFT JOIN dir_principals p ON p.principal = f.principal
                WHERE f.principal = $1 AND f.function = $2"""
+_REMEMBERED = "directory_view.functions"  # in a transaction's memo: function rows it has read
 
 
-async def exists(conn: asyncpg.Connection, ref: FunctionRef) -> bool:
+async def exists(tx: UnitOfWork, ref: FunctionRef) -> bool:
     """Whether the function is in this copy of the directory at all (valid, expired or retired)."""
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM dir_functions WHERE principal = $1 AND function = $2",
-            ref.principal,
-            ref.function,
-        )
-    )
+    return await _remembered(tx, ref) is not None
 
 
-async def function(conn: asyncpg.Connection, ref: FunctionRef, today: date) -> Function:
+async def function(tx: UnitOfWork, ref: FunctionRef, today: date) -> Function:
     """The function if it is current on `today`; NoRoute naming why not otherwise."""
-    row = await conn.fetchrow(_FUNCTION, ref.principal, ref.function)
+    return _current(await _remembered(tx, ref), ref, today)
+
+
+async def _remembered(tx: UnitOfWork, ref: FunctionRef) -> asyncpg.Record | None:
+    """The function's row as the transaction first read it: a batch of events to one function
+    looks it up once. Applying a directory event in the transaction forgets what it read (see
+    `forget`); what others commit meanwhile counts from the next transaction on."""
+    rows: dict[FunctionRef, asyncpg.Record | None] = tx.memo.setdefault(_REMEMBERED, {})
+    if ref not in rows:
+        rows[ref] = await tx.conn.fetchrow(_FUNCTION, ref.principal, ref.function)
+    return rows[ref]
+
+
+def forget(tx: UnitOfWork) -> None:
+    """The directory changes in this transaction: read it afresh."""
+    tx.memo.pop(_REMEMBERED, None)
+
+
+def _current(row: asyncpg.Record | None, ref: FunctionRef, today: date) -> Function:
     problem = _function_problem(row, ref, today)
     if problem is not None:
         raise NoRoute(problem)
@@ -93,7 +107,7 @@ async def counterpart(
     conn: asyncpg.Connection, of: FunctionRef, need: Need, today: date
 ) -> Function:
     """Who is the counterpart of function `of` for `need`, today?"""
-    await function(conn, of, today)
+    _current(await conn.fetchrow(_FUNCTION, of.principal, of.function), of, today)
     contacts = await conn.fetch(
         "SELECT * FROM dir_contacts WHERE principal = $1 AND function = $2 AND need = $3"
         " ORDER BY contact",
@@ -143,13 +157,10 @@ async def _follow(
         problem = await _confirmation_problem(conn, of, target, contact, today)
     if problem is None:
         row = await conn.fetchrow(_FUNCTION, target.principal, target.function)
-        problem = _function_problem(row, target, today)
-        if problem is None:
-            assert row is not None
-            return Function(
-                row["principal"], row["function"], row["name"], row["unit_name"], row["mailbox"]
-            ), None
-        problem = f"counterpart of {name}: {problem}"
+        try:
+            return _current(row, target, today), None
+        except NoRoute as exc:
+            problem = f"counterpart of {name}: {exc}"
     return None, problem
 
 

@@ -82,7 +82,7 @@ async def _record_mail(
 ) -> None:
     now = ctx.clock.now()
     try:
-        function = await directory_view.function(tx.conn, order.to, now.date())
+        function = await directory_view.function(tx, order.to, now.date())
     except directory_view.NoRoute as exc:
         raise NotYet(str(exc)) from None  # our directory copy may lag behind the sender's
     mail = messages.render(

@@ -38,7 +38,7 @@ async def submit(
     guardians_informed: bool,
 ) -> ConcernReport:
     """To social services, in this principal or another: the duty to report, not consent."""
-    target = await directory_view.function(tx.conn, recipient, ctx.today())
+    target = await directory_view.function(tx, recipient, ctx.today())
     report, event = ConcernReport.submit(
         by=by,
         recipient=target.ref,
@@ -94,7 +94,7 @@ async def received(ctx: Context, tx: UnitOfWork, event: ConcernReportSubmitted) 
     """Store a report addressed here and confirm receipt to the reporter."""
     if await copies.get(tx.conn, copies.CONCERNS, event.report_id, Side.RECIPIENT.value):
         raise Rejected(f"report {event.report_id} already exists here")
-    if not await directory_view.exists(tx.conn, event.recipient):
+    if not await directory_view.exists(tx, event.recipient):
         raise Later(f"function {event.recipient.function} is not in this node's directory yet")
     report, receipt = ConcernReport.receive(event, now=ctx.now())
     await _save(tx, report)

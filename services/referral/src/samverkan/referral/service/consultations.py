@@ -34,7 +34,7 @@ async def ask(
     if counterpart is None:
         target = await directory_view.counterpart(tx.conn, by.function, need, ctx.today())
     else:
-        target = await directory_view.function(tx.conn, counterpart, ctx.today())
+        target = await directory_view.function(tx, counterpart, ctx.today())
     consultation, event = Consultation.ask(
         by=by,
         counterpart=target.ref,
@@ -89,7 +89,7 @@ async def listing(
 async def requested(tx: UnitOfWork, event: ConsultationRequested) -> None:
     if await copies.get(tx.conn, copies.CONSULTATIONS, event.consultation_id, Side.COUNTERPART):
         raise Rejected(f"consultation {event.consultation_id} already exists here")
-    if not await directory_view.exists(tx.conn, event.counterpart):
+    if not await directory_view.exists(tx, event.counterpart):
         raise Later(f"function {event.counterpart.function} is not in this node's directory yet")
     await _save(tx, Consultation.receive(event))
 

@@ -16,13 +16,12 @@ from samverkan.runtime.db import UnitOfWork
 
 async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     """Store a referral addressed here and send the technical receipt (no person involved)."""
-    if await referrals.get(tx.conn, sent.referral_id, Direction.INCOMING) is not None:
+    referral, receipt = Referral.receive(sent, now=ctx.now())
+    if not await referrals.add(tx.conn, referral):
         raise Rejected(f"referral {sent.referral_id} already exists here")
-    if not await directory_view.exists(tx.conn, sent.recipient):
+    if not await directory_view.exists(tx, sent.recipient):
         # Our copy of the directory may lag behind the sender's; it routed validly.
         raise Later(f"function {sent.recipient.function} is not in this node's directory yet")
-    referral, receipt = Referral.receive(sent, now=ctx.now())
-    await referrals.save(tx.conn, referral)
     await ctx.publish(tx, receipt, recipient=referral.sender.principal)
     consent_id = sent.consent.consent_id
     consent = await consent_store.get(tx.conn, consent_id) if consent_id else None

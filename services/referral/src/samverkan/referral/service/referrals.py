@@ -93,7 +93,7 @@ async def forward(
 ) -> Referral:
     """End the referral here and send it on to `to`, within the consent's scope."""
     referral = await load(tx, referral_id, by)
-    target = await directory_view.function(tx.conn, to, ctx.today())
+    target = await directory_view.function(tx, to, ctx.today())
     new, forwarded = referral.forward(by, to=target.ref, text=text, now=ctx.now())
     consent_id = referral.consent.consent_id if referral.consent else None
     consent = await consent_store.get(tx.conn, consent_id) if consent_id else None

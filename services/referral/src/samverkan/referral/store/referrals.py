@@ -123,14 +123,22 @@ async def get_for(
     return _from_row(row) if row else None
 
 
+_INSERT = f"INSERT INTO referrals ({_COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 26))})"
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in _MUTABLE.replace(" ", "").split(","))
+
+
 async def save(conn: asyncpg.Connection, referral: Referral) -> None:
-    placeholders = ", ".join(f"${i}" for i in range(1, 26))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _MUTABLE.replace(" ", "").split(","))
     await conn.execute(
-        f"INSERT INTO referrals ({_COLUMNS}) VALUES ({placeholders})"
-        f" ON CONFLICT (id, direction) DO UPDATE SET {updates}",
-        *_to_row(referral),
+        f"{_INSERT} ON CONFLICT (id, direction) DO UPDATE SET {_UPDATES}", *_to_row(referral)
     )
+
+
+async def add(conn: asyncpg.Connection, referral: Referral) -> bool:
+    """Store a new copy; False, changing nothing, when this copy of the referral exists."""
+    added = await conn.fetchval(
+        f"{_INSERT} ON CONFLICT (id, direction) DO NOTHING RETURNING true", *_to_row(referral)
+    )
+    return bool(added)
 
 
 async def under_consent(conn: asyncpg.Connection, consent_id: UUID) -> list[Referral]:
