@@ -25,13 +25,11 @@ from samverkan.runtime.settings import ServiceSettings
 AUDIT = MigrationSource("audit", "samverkan.audit")
 BATCH = ServiceSettings.model_fields["consumer_batch_size"].default  # events per transaction
 KEY = b"bench-pseudonym-key-0123456789abcdef"
-COLUMNS = (
-    "seq, event_id, topic, kafka_partition, kafka_offset, type, source, source_principal,"
-    " recipient_principal, subject, legal_basis, event_time, recorded_at,"
-    " personnummer_pseudonym, headers, payload, leaf_hash, entry_hash"
-)
-VALUES = ", ".join(f"${i}" for i in range(1, 19))
-INSERT_BARE = f"INSERT INTO audit_bare ({COLUMNS}) VALUES ({VALUES})"
+COLUMNS = [
+    "seq", "event_id", "topic", "kafka_partition", "kafka_offset", "type", "source",
+    "source_principal", "recipient_principal", "subject", "legal_basis", "event_time",
+    "recorded_at", "personnummer_pseudonym", "headers", "payload", "leaf_hash", "entry_hash",
+]  # fmt: skip
 
 
 def _record(event: CloudEvent, offset: int) -> ConsumerRecord:
@@ -93,7 +91,8 @@ async def _ingest(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
 
 
 async def _insert_bare(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
-    """The same rows in the same transactions, with no lock, no read of the head and no hashing."""
+    """The same rows in the same transactions, by COPY as the service appends them, with no lock,
+    no read of the head and no hashing."""
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE audit_bare (LIKE audit_log INCLUDING ALL)")
     now = datetime.now(UTC)
@@ -104,7 +103,7 @@ async def _insert_bare(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
             for seq, event in enumerate(events[start : start + BATCH], start)
         ]
         async with pool.acquire() as conn, conn.transaction():
-            await conn.executemany(INSERT_BARE, rows)
+            await conn.copy_records_to_table("audit_bare", records=rows, columns=COLUMNS)
     return time.perf_counter() - started
 
 

@@ -21,6 +21,14 @@ _APPEND_LOCK = 0x5A4D_A0D1  # one appender at a time keeps seq and the chain gap
 _CHECKPOINT_LOCK = 0x5A4D_A0D2  # one checkpointer at a time, whatever the replicas
 
 
+_APPENDED = [
+    "seq", "event_id", "topic", "kafka_partition", "kafka_offset", "type", "source",
+    "source_principal", "recipient_principal", "subject", "legal_basis", "event_time",
+    "recorded_at", "personnummer_pseudonym", "headers", "payload", "leaf_hash", "entry_hash",
+    "payload_sha256", "actor", "leaf",
+]  # fmt: skip
+
+
 async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
     """Append `entry` (its seq is assigned here) inside the caller's transaction."""
     return (await append_many(conn, [entry]))[0]
@@ -41,15 +49,8 @@ async def append_many(conn: asyncpg.Connection, entries: Sequence[Entry]) -> lis
         appended.append(entry)
         rows.append((*_row(entry, leaf, prev), data))
         seq += 1
-    await conn.executemany(
-        """INSERT INTO audit_log (seq, event_id, topic, kafka_partition, kafka_offset, type,
-               source, source_principal, recipient_principal, subject, legal_basis, event_time,
-               recorded_at, personnummer_pseudonym, headers, payload, leaf_hash, entry_hash,
-               payload_sha256, actor, leaf)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20, $21)""",
-        rows,
-    )
+    # COPY: a batch of ~3 KB rows goes in about twice as fast as by executemany.
+    await conn.copy_records_to_table("audit_log", records=rows, columns=_APPENDED)
     return appended
 
 
