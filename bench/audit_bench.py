@@ -184,6 +184,7 @@ async def _run(env: Components, entries: int, verify_entries: int) -> dict[str, 
             # As autovacuum has long since done to a real node's trail: otherwise the first read
             # after the bulk load (verify's) alone pays for setting every row's hint bits.
             await conn.execute("VACUUM ANALYZE audit_log")
+            await conn.execute("CHECKPOINT")
             verify_s, verified = await _verify(conn)
             read_s = await _read_only(conn)
             hash_s, hashed = await _hash_only(conn)
