@@ -32,11 +32,14 @@ def _latency(ax: Axes, results: dict[str, Any]) -> None:
     ax.set_xlabel("latency, ms (log)")
     ax.set_ylabel("fraction of referrals")
     ax.set_title("End-to-end latency (CDF)")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
 
 
 def _steps(ax: Axes, results: dict[str, Any]) -> None:
+    ax.set_title("Step-up search (red: ran away)")
     steps = results.get("throughput", {}).get("steps", [])
+    if not steps:
+        return
     rates = [s["rate"] for s in steps]
     for leg in ("inbox", "accept"):
         ax.plot(rates, [s[leg]["p95_ms"] for s in steps], marker="o", label=f"{leg} p95")
@@ -46,8 +49,7 @@ def _steps(ax: Axes, results: dict[str, Any]) -> None:
     ax.set_xlabel("offered referrals/s")
     ax.set_ylabel("p95 latency, ms")
     ax.set_yscale("log")
-    ax.set_title("Step-up search (red: ran away)")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
 
 
 def _catchup(ax: Axes, results: dict[str, Any]) -> None:
@@ -70,7 +72,7 @@ def _catchup(ax: Axes, results: dict[str, Any]) -> None:
     ax.set_xlabel("seconds from first progress (log)")
     ax.set_ylabel("fraction of backlog committed")
     ax.set_title("Catch-up")
-    ax.legend(fontsize=6, ncol=2)
+    _legend(ax, fontsize=6, ncol=2)
 
 
 def _memory(ax: Axes, results: dict[str, Any]) -> None:
@@ -83,7 +85,12 @@ def _memory(ax: Axes, results: dict[str, Any]) -> None:
     ax.set_xlabel("seconds into the run")
     ax.set_ylabel("RSS, MB")
     ax.set_title("Memory per service process")
-    ax.legend(fontsize=5, ncol=2)
+    _legend(ax, fontsize=5, ncol=2)
+
+
+def _legend(ax: Axes, fontsize: int, ncol: int = 1) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=fontsize, ncol=ncol)
 
 
 def draw(results: dict[str, Any], path: Path) -> Path:
@@ -92,6 +99,9 @@ def draw(results: dict[str, Any], path: Path) -> Path:
     _steps(axes[0][1], results)
     _catchup(axes[1][0], results)
     _memory(axes[1][1], results)
+    for ax in axes.flat:
+        if not ax.has_data():  # the part was skipped (--skip) or failed
+            ax.text(0.5, 0.5, "not measured in this run", ha="center", transform=ax.transAxes)
     fig.suptitle(f"Samverkan bench {results.get('started_at', '')}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
