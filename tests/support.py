@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -26,6 +26,8 @@ from samverkan.contracts.envelope import LegalBasis
 from samverkan.contracts.referral import Need, ReferralSent
 from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
+from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.migrations import migrate
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import KafkaSettings, NodeSettings, ServiceSettings
 from samverkan.runtime.signing import Signer, fingerprint, generate_key
@@ -205,6 +207,21 @@ async def seed_directory(node: Node, events: list[CloudEvent]) -> None:
     async with node.uow() as tx:
         for event in [*map(public_key_event, principals), *events]:
             await directory_view.apply(tx, event)
+
+
+async def seed_before_start(
+    node: Node, principals: Iterable[str], directory: Iterable[CloudEvent] = ()
+) -> None:
+    """Migrate the node's database and apply the principals' public keys, then `directory`,
+    before the node starts: a backlog already on the broker is then believed at its first poll."""
+    await migrate(node.settings.dsn, node.migrations)
+    pool = await create_pool(node.settings.dsn, max_size=1)
+    try:
+        async with UnitOfWork(pool) as tx:
+            for event in [*map(public_key_event, sorted(set(principals))), *directory]:
+                await directory_view.apply(tx, event)
+    finally:
+        await pool.close()
 
 
 async def eventually(

@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 from support import (
     eventually,
-    public_key_event,
     referral_sent,
     running,
+    seed_before_start,
     send_in_order,
     settings,
     unique,
@@ -21,10 +21,7 @@ from samverkan.audit.app import build
 from samverkan.audit.settings import AuditSettings
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.directory import FunctionPublished, UnitKind
-from samverkan.runtime import directory_view
 from samverkan.runtime.broker import ensure_topics
-from samverkan.runtime.db import UnitOfWork, create_pool
-from samverkan.runtime.migrations import migrate
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import KafkaSettings
 
@@ -48,14 +45,7 @@ def _function(source: str, about: str, name: str) -> CloudEvent:
 async def _backlog(node: Node, events: list[CloudEvent], bootstrap: str) -> None:
     """Everything is on the broker, and the keys known, before the consumer starts: its first
     poll returns the whole backlog."""
-    await migrate(node.settings.dsn, node.migrations)
-    pool = await create_pool(node.settings.dsn, max_size=1)
-    try:
-        async with UnitOfWork(pool) as tx:
-            for principal in sorted({e.sourceprincipal for e in events}):
-                await directory_view.apply(tx, public_key_event(principal))
-    finally:
-        await pool.close()
+    await seed_before_start(node, (e.sourceprincipal for e in events))
     await ensure_topics(KafkaSettings(bootstrap_servers=bootstrap))
     await send_in_order(bootstrap, events)
 

@@ -58,7 +58,8 @@ async def function(tx: UnitOfWork, ref: FunctionRef, today: date) -> Function:
 async def _remembered(tx: UnitOfWork, ref: FunctionRef) -> asyncpg.Record | None:
     """The function's row as the transaction first read it: a batch of events to one function
     looks it up once. Applying a directory event in the transaction forgets what it read (see
-    `forget`); what others commit meanwhile counts from the next transaction on."""
+    `forget`), as must rolling back a savepoint in which one was applied; what others commit
+    meanwhile counts from the next transaction on."""
     rows: dict[FunctionRef, asyncpg.Record | None] = tx.memo.setdefault(_REMEMBERED, {})
     if ref not in rows:
         rows[ref] = await tx.conn.fetchrow(_FUNCTION, ref.principal, ref.function)
@@ -106,7 +107,8 @@ def _validity_problem(
 async def counterpart(
     conn: asyncpg.Connection, of: FunctionRef, need: Need, today: date
 ) -> Function:
-    """Who is the counterpart of function `of` for `need`, today?"""
+    """Who is the counterpart of function `of` for `need`, today? (On a bare connection, as the
+    directory's API asks it: nothing is remembered.)"""
     _current(await conn.fetchrow(_FUNCTION, of.principal, of.function), of, today)
     contacts = await conn.fetch(
         "SELECT * FROM dir_contacts WHERE principal = $1 AND function = $2 AND need = $3"

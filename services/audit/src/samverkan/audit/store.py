@@ -21,7 +21,7 @@ _APPEND_LOCK = 0x5A4D_A0D1  # one appender at a time keeps seq and the chain gap
 _CHECKPOINT_LOCK = 0x5A4D_A0D2  # one checkpointer at a time, whatever the replicas
 
 
-_APPENDED = [
+COLUMNS = [  # what an append writes, in the order of `row`
     "seq", "event_id", "topic", "kafka_partition", "kafka_offset", "type", "source",
     "source_principal", "recipient_principal", "subject", "legal_basis", "event_time",
     "recorded_at", "personnummer_pseudonym", "headers", "payload", "leaf_hash", "entry_hash",
@@ -47,14 +47,15 @@ async def append_many(conn: asyncpg.Connection, entries: Sequence[Entry]) -> lis
         leaf = merkle.leaf_hash(data)
         prev = chain(prev, leaf)
         appended.append(entry)
-        rows.append((*_row(entry, leaf, prev), data))
+        rows.append(row(entry, leaf, prev, data))
         seq += 1
-    # COPY: a batch of ~3 KB rows goes in about twice as fast as by executemany.
-    await conn.copy_records_to_table("audit_log", records=rows, columns=_APPENDED)
+    # COPY: measured on batches of 500 entries (~3 KB rows), 1.4-2x as fast as executemany.
+    await conn.copy_records_to_table("audit_log", records=rows, columns=COLUMNS)
     return appended
 
 
-def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[object, ...]:
+def row(entry: Entry, leaf: bytes, link: bytes, data: bytes) -> tuple[object, ...]:
+    """The values of `COLUMNS` for `entry`, its leaf hash, its link and its leaf's bytes."""
     return (
         entry.seq,
         entry.event_id,
@@ -76,6 +77,7 @@ def _row(entry: Entry, leaf: bytes, link: bytes) -> tuple[object, ...]:
         link,
         entry.payload_sha256,
         entry.actor,
+        data,
     )
 
 
