@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -15,7 +16,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
-from samverkan.contracts import CloudEvent, Event
+from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.directory import (
     FormalisedContactPublished,
     FunctionPublished,
@@ -176,37 +177,43 @@ def signed_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
     return Signer(signing_key(event.sourceprincipal), KEY_ID).sign(event.headers(), event.value())
 
 
-async def send_in_order(bootstrap: str, events: list[CloudEvent]) -> None:
-    """Publish the events signed, each acknowledged before the next, all on partition 0 of their
-    topics: a consumer reads each topic's events in this order."""
+Raw = tuple[CloudEvent, list[tuple[str, bytes]], bytes]  # an event, its headers, its value
+
+
+async def send_raw(bootstrap: str, records: Iterable[Raw]) -> None:
+    """Publish each record as given (forged or altered ones too), each acknowledged before the
+    next, on partition 0 of its event's topic: a consumer reads each topic's in this order."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for event in events:
+        for event, headers, value in records:
             await producer.send_and_wait(
-                event.topic,
-                event.value(),
-                key=event.key(),
-                headers=signed_headers(event),
-                partition=0,
+                event.topic, value, key=event.key(), headers=headers, partition=0
             )
     finally:
         await producer.stop()
 
 
+async def send_in_order(bootstrap: str, events: list[CloudEvent]) -> None:
+    """Publish the events signed, as their relays would, in order (see `send_raw`)."""
+    await send_raw(bootstrap, [(e, signed_headers(e), e.value()) for e in events])
+
+
+async def _seed(tx: UnitOfWork, principals: Iterable[str], events: Iterable[CloudEvent]) -> None:
+    for event in [*map(public_key_event, sorted(set(principals))), *events]:
+        await directory_view.apply(tx, event)
+
+
 async def seed_keys(node: Node, *principals: str) -> None:
     """Let the node know these principals' public keys, as their directories would tell it."""
     async with node.uow() as tx:
-        for principal in principals:
-            await directory_view.apply(tx, public_key_event(principal))
+        await _seed(tx, principals, [])
 
 
 async def seed_directory(node: Node, events: list[CloudEvent]) -> None:
     """Apply directory events to the node's read model, with each named principal's public key."""
-    principals = sorted({e.sourceprincipal for e in events})
     async with node.uow() as tx:
-        for event in [*map(public_key_event, principals), *events]:
-            await directory_view.apply(tx, event)
+        await _seed(tx, (e.sourceprincipal for e in events), events)
 
 
 async def seed_before_start(
@@ -218,8 +225,7 @@ async def seed_before_start(
     pool = await create_pool(node.settings.dsn, max_size=1)
     try:
         async with UnitOfWork(pool) as tx:
-            for event in [*map(public_key_event, sorted(set(principals))), *directory]:
-                await directory_view.apply(tx, event)
+            await _seed(tx, principals, directory)
     finally:
         await pool.close()
 
@@ -251,6 +257,22 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bo
     finally:
         await consumer.stop()
     return records
+
+
+async def dead_letter_about(bootstrap: str, group: str, event: CloudEvent) -> dict[str, Any]:
+    """The one dead letter consumer group `group` wrote about `event` (waits up to 30 s)."""
+
+    def about(records: list[Any]) -> list[dict[str, Any]]:
+        letters = (json.loads(r.value) for r in records)
+        return [
+            d
+            for d in letters
+            if d.get("consumer_group") == group
+            and dict(d.get("headers", {})).get("ce_id") == str(event.id)
+        ]
+
+    [letter] = about(await read_topic(bootstrap, topics.DEAD_LETTER, lambda rs: bool(about(rs))))
+    return letter
 
 
 def referral_sent(school: str, region: str) -> CloudEvent:

@@ -11,21 +11,20 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from support import (
     SECRET,
+    dead_letter_about,
     eventually,
-    read_topic,
     running,
     seed_keys,
+    send_in_order,
     settings,
-    signed_headers,
     signing_key,
     token,
     unique,
 )
 
-from samverkan.contracts import CloudEvent, topics
+from samverkan.contracts import CloudEvent
 from samverkan.contracts.directory import FunctionPublished, UnitKind
 from samverkan.contracts.referral import FunctionRef
 from samverkan.directory.app import build
@@ -299,26 +298,8 @@ async def test_entries_published_for_another_principal_are_refused_and_dead_lett
         principal=attacker,
         service="directory",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            forged.topic, forged.value(), key=forged.key(), headers=signed_headers(forged)
-        )
-    finally:
-        await producer.stop()
-
-    def letter(records: list[Any]) -> list[dict[str, Any]]:
-        found = [json.loads(r.value) for r in records]
-        return [
-            d
-            for d in found
-            if d.get("consumer_group") == node.node.group
-            and dict(d.get("headers", {})).get("ce_id") == str(forged.id)
-        ]
-
-    records = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, lambda rs: bool(letter(rs)))
-    [dead] = letter(records)
+    await send_in_order(kafka_bootstrap, [forged])
+    dead = await dead_letter_about(kafka_bootstrap, node.node.group, forged)
     assert "refused: a principal may only publish its own directory entries" in dead["reason"]
     async with node.node.uow() as tx:
         assert not await directory_view.exists(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from support import (
+    dead_letter_about,
     eventually,
-    read_topic,
     referral_sent,
     running,
     school_to_health_centre,
@@ -17,7 +15,7 @@ from support import (
     unique,
 )
 
-from samverkan.contracts import CloudEvent, topics
+from samverkan.contracts import CloudEvent
 from samverkan.contracts.envelope import LegalBasis
 from samverkan.contracts.referral import ReferralSent
 from samverkan.referral.app import build
@@ -48,18 +46,7 @@ async def test_a_second_referral_with_a_known_id_is_refused_and_changes_nothing(
         await seed_directory(node, school_to_health_centre(school, region))
         await send_in_order(kafka_bootstrap, [first, again])
 
-        def refused(records: list) -> list[dict]:  # type: ignore[type-arg]
-            letters = (json.loads(r.value) for r in records)
-            return [
-                d
-                for d in letters
-                if d["consumer_group"] == node.group
-                and dict(d.get("headers", {})).get("ce_id") == str(again.id)
-            ]
-
-        [letter] = refused(
-            await read_topic(kafka_bootstrap, topics.DEAD_LETTER, lambda rs: bool(refused(rs)))
-        )
+        letter = await dead_letter_about(kafka_bootstrap, node.group, again)
 
         async def stored() -> list[str] | None:
             rows = await node.pool.fetch("SELECT reason FROM referrals")

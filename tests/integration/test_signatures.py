@@ -8,7 +8,6 @@ import logging
 import re
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from support import (
     eventually,
     read_topic,
@@ -18,6 +17,7 @@ from support import (
     seed_before_start,
     seed_directory,
     seed_keys,
+    send_raw,
     settings,
     signed_headers,
     signing_key,
@@ -54,26 +54,18 @@ async def test_forgeries_are_dead_lettered_and_genuine_events_still_apply(
         (impostor, impostor_headers, impostor.value()),
         (genuine, signed_headers(genuine), genuine.value()),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        async with running(node, app):
-            await seed_directory(node, school_to_health_centre(school, region))
-            await seed_keys(node, intruder)
-            for event, headers, value in records:
-                await producer.send_and_wait(
-                    event.topic, value, key=event.key(), headers=headers, partition=0
-                )
+    async with running(node, app):
+        await seed_directory(node, school_to_health_centre(school, region))
+        await seed_keys(node, intruder)
+        await send_raw(kafka_bootstrap, records)
 
-            async def genuine_applied() -> bool:
-                ids = {r["id"] for r in await node.pool.fetch("SELECT id FROM referrals")}
-                return genuine.data.referral_id in ids  # type: ignore[attr-defined]
+        async def genuine_applied() -> bool:
+            ids = {r["id"] for r in await node.pool.fetch("SELECT id FROM referrals")}
+            return genuine.data.referral_id in ids  # type: ignore[attr-defined]
 
-            await eventually("the genuine referral behind the forgeries", genuine_applied)
-            stored = await node.pool.fetchval("SELECT count(*) FROM referrals")
-            assert stored == 1, "a forged referral was applied"
-    finally:
-        await producer.stop()
+        await eventually("the genuine referral behind the forgeries", genuine_applied)
+        stored = await node.pool.fetchval("SELECT count(*) FROM referrals")
+        assert stored == 1, "a forged referral was applied"
 
     def three(records: list) -> bool:  # type: ignore[type-arg]
         return sum(json.loads(r.value)["consumer_group"] == node.group for r in records) >= 3
@@ -114,15 +106,7 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
     # first poll returns all five records, one batch.
     await seed_before_start(node, [school, region], school_to_health_centre(school, region))
     await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap))
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event, headers, value in records:
-            await producer.send_and_wait(
-                event.topic, value, key=event.key(), headers=headers, partition=0
-            )
-    finally:
-        await producer.stop()
+    await send_raw(kafka_bootstrap, records)
 
     caplog.set_level(logging.DEBUG, logger="samverkan.runtime.consumer")
     async with running(node, app):

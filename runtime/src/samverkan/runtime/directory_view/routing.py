@@ -62,8 +62,12 @@ async def _remembered(tx: UnitOfWork, ref: FunctionRef) -> asyncpg.Record | None
     meanwhile counts from the next transaction on."""
     rows: dict[FunctionRef, asyncpg.Record | None] = tx.memo.setdefault(_REMEMBERED, {})
     if ref not in rows:
-        rows[ref] = await tx.conn.fetchrow(_FUNCTION, ref.principal, ref.function)
+        rows[ref] = await _read(tx.conn, ref)
     return rows[ref]
+
+
+async def _read(conn: asyncpg.Connection, ref: FunctionRef) -> asyncpg.Record | None:
+    return await conn.fetchrow(_FUNCTION, ref.principal, ref.function)
 
 
 def forget(tx: UnitOfWork) -> None:
@@ -109,7 +113,7 @@ async def counterpart(
 ) -> Function:
     """Who is the counterpart of function `of` for `need`, today? (On a bare connection, as the
     directory's API asks it: nothing is remembered.)"""
-    _current(await conn.fetchrow(_FUNCTION, of.principal, of.function), of, today)
+    _current(await _read(conn, of), of, today)
     contacts = await conn.fetch(
         "SELECT * FROM dir_contacts WHERE principal = $1 AND function = $2 AND need = $3"
         " ORDER BY contact",
@@ -158,9 +162,8 @@ async def _follow(
     if problem is None and target.principal != of.principal:
         problem = await _confirmation_problem(conn, of, target, contact, today)
     if problem is None:
-        row = await conn.fetchrow(_FUNCTION, target.principal, target.function)
         try:
-            return _current(row, target, today), None
+            return _current(await _read(conn, target), target, today), None
         except NoRoute as exc:
             problem = f"counterpart of {name}: {exc}"
     return None, problem
