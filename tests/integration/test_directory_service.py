@@ -11,14 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from support import (
     SECRET,
     dead_letter_about,
     eventually,
     running,
     seed_keys,
-    send_in_order,
     settings,
+    signed_headers,
     signing_key,
     token,
     unique,
@@ -298,7 +299,15 @@ async def test_entries_published_for_another_principal_are_refused_and_dead_lett
         principal=attacker,
         service="directory",
     )
-    await send_in_order(kafka_bootstrap, [forged])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            forged.topic, forged.value(), key=forged.key(), headers=signed_headers(forged)
+        )
+    finally:
+        await producer.stop()
+
     dead = await dead_letter_about(kafka_bootstrap, node.node.group, forged)
     assert "refused: a principal may only publish its own directory entries" in dead["reason"]
     async with node.node.uow() as tx:
