@@ -58,6 +58,10 @@ NOT_YET_PAUSE_S = 0.2
 ONE_BY_ONE_COMMIT_S = 5.0
 ONE_BY_ONE_LIMIT_S = 60.0
 NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
+# aiokafka retries a commit for as long as the group coordinator cannot be found or answers with
+# a retriable error: without a bound, one such commit would stall every partition of the consumer
+# (and its shutdown). Past it the offsets stay uncommitted; the next batch commits further.
+COMMIT_TIMEOUT_S = 30.0
 
 # A dead letter keeps the original value up to this size, and its size and SHA-256 always; the
 # key, each header and the reason are cut too, so that any record's dead letter fits the broker.
@@ -457,11 +461,11 @@ class EventConsumer:
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
-            # A rebalance took a partition away; whoever gets it re-reads from the last commit
-            # and the inbox makes the redelivery harmless.
-            log.warning("offset commit failed (%s); records will be redelivered", exc)
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:
+            # A rebalance took a partition away, or the coordinator is away: whoever reads these
+            # partitions next re-reads from the last commit, and the inbox makes that harmless.
+            log.warning("offset commit failed (%r); records may be redelivered", exc)
 
 
 def _cut(text: str) -> str:

@@ -1,0 +1,70 @@
+"""An offset commit that never finishes must not stall the consumer: it gives up and goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from samverkan.runtime import consumer as consumer_module
+from samverkan.runtime.consumer import EventConsumer
+
+pytestmark = pytest.mark.unit
+
+PARTITION = TopicPartition("samverkan.referral.v1", 0)
+
+
+class StuckCoordinator:
+    """An AIOKafkaConsumer whose group coordinator never answers (aiokafka retries forever)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.asked: list[dict[TopicPartition, int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {PARTITION}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.asked.append(offsets)
+        if self.error is not None:
+            raise self.error
+        await asyncio.Event().wait()
+
+
+def event_consumer() -> EventConsumer:
+    async def dead_letter(letter: object) -> None:
+        raise AssertionError("nothing is dead-lettered here")
+
+    return EventConsumer(
+        group="referral",
+        principal="sjostad-kommun",
+        uow=lambda: None,  # type: ignore[arg-type,return-value]
+        dead_letter=dead_letter,
+        max_attempts=1,
+        retry_window_s=1.0,
+    )
+
+
+async def test_a_commit_that_never_returns_is_given_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(consumer_module, "COMMIT_TIMEOUT_S", 0.05)
+    stuck = StuckCoordinator()
+    with caplog.at_level(logging.WARNING, logger=consumer_module.__name__):
+        # The outer bound only turns a hang into a failure here; the consumer's own ends it.
+        await asyncio.wait_for(event_consumer()._commit(stuck, {PARTITION: 7}), 10)  # type: ignore[arg-type]
+    assert stuck.asked == [{PARTITION: 7}]
+    assert "offset commit failed (TimeoutError())" in caplog.text
+
+
+async def test_a_commit_refused_after_a_rebalance_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    refused = StuckCoordinator(CommitFailedError("the group has already rebalanced"))
+    with caplog.at_level(logging.WARNING, logger=consumer_module.__name__):
+        await event_consumer()._commit(refused, {PARTITION: 3})  # type: ignore[arg-type]
+    assert refused.asked == [{PARTITION: 3}]
+    assert "offset commit failed (CommitFailedError" in caplog.text
