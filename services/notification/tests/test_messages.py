@@ -1,8 +1,10 @@
 """Mail texts carry no personal data, and nothing from an event can reach a mail header."""
 
+from email.message import EmailMessage
 from uuid import uuid4
 
 import pytest
+from aiosmtplib.email import flatten_message
 
 from samverkan.notification import mailer, messages
 
@@ -72,3 +74,36 @@ def test_directory_names_with_line_breaks_never_break_the_subject() -> None:
 def test_builder_refuses_header_injection(to: str, subject: str) -> None:
     with pytest.raises(mailer.UnsafeHeader):
         mailer.build(mail_from="a@b.se", to=to, subject=subject, body="x", delivery_id=uuid4())
+
+
+def test_headers_parsed_once_write_what_the_email_package_writes() -> None:
+    """The builder shares parsed headers between mails; the bytes must not notice."""
+    mails = [
+        messages.render(
+            "referral-arrived",
+            function_name=name,
+            unit_name="Vårdcentralen Sjöstad",
+            reference=uuid4(),
+            link="https://inkorg.example/referrals/x",
+        )
+        for name in ("Ungdomsmottagningen Sjöstad med en mycket lång funktionsbeteckning", "UPH")
+    ]
+    written = []
+    for mail in [*mails, *mails]:  # the second round meets headers parsed before
+        delivery = uuid4()
+        built = mailer.build(
+            mail_from="samverkan@sjostad.example",
+            to="uph@region.example",
+            subject=mail.subject,
+            body=mail.body,
+            delivery_id=delivery,
+        )
+        plain = EmailMessage()
+        plain["From"] = "samverkan@sjostad.example"
+        plain["To"] = "uph@region.example"
+        plain["Subject"] = mail.subject
+        plain["Message-ID"] = f"<{delivery}@samverkan>"
+        plain.set_content(mail.body)
+        written.append(flatten_message(built))
+        assert written[-1] == flatten_message(plain)
+    assert any(b"\r\n " in mail for mail in written)  # a long subject was folded too
