@@ -33,9 +33,17 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         command_timeout=_COMMAND_TIMEOUT_S,
         server_settings=_SERVER_SETTINGS,
     )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a pooled connection needs on its way back: nothing. asyncpg itself rolls back an open
+    transaction first; its default reset would then add a round trip to every transaction, to end
+    session state this code never leaves on a pooled connection (SET, LISTEN, held cursors,
+    session advisory locks: those that need one take a dedicated `connect()`)."""
 
 
 async def connect(dsn: str) -> asyncpg.Connection:
