@@ -14,6 +14,7 @@ from support import eventually, referral_sent, seed_keys, settings, signed_heade
 
 from samverkan.contracts import CloudEvent, topics
 from samverkan.contracts.referral import ReferralReceived, ReferralSent
+from samverkan.runtime import node as node_module
 from samverkan.runtime.db import UnitOfWork
 from samverkan.runtime.migrations import DIRECTORY_VIEW
 from samverkan.runtime.node import Node
@@ -124,3 +125,23 @@ async def test_a_stop_mid_stream_loses_nothing_and_repeats_nothing(
     assert {r["event_id"] for r in rows} == {e.id for e in events}
     assert all(r["n"] == 1 for r in rows)
     assert outbox == BURST
+
+
+async def test_a_connection_never_given_back_does_not_hold_up_the_stop(
+    database: str,
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(node_module, "_POOL_CLOSE_S", 0.5)
+    node = worker(unique("region"), database, kafka_bootstrap)
+    running = node.running()
+    await running.__aenter__()
+    held = await node.pool.acquire()  # as a task would that never gives it back
+    assert await held.fetchval("SELECT 1") == 1
+    # Without the bound, the stop would wait for `held` for ever; the outer bound only turns such
+    # a hang into a failure here.
+    await asyncio.wait_for(running.__aexit__(None, None, None), 60)
+    with pytest.raises(asyncpg.InterfaceError):  # closed under the task that held it
+        await held.fetchval("SELECT 1")
+    assert "database connections still in use" in caplog.text

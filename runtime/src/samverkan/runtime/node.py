@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # How long an idle consumer waits for records before polling again. FastStream sleeps as long
 # again after an empty poll, so a record arriving then waits at most twice this.
 _BATCH_WAIT_MS = 50
+# On the way out the pool waits for every connection to come back; one still held by a task that
+# will not end must not hold up the stop: past this, the remaining connections are closed hard.
+_POOL_CLOSE_S = 10.0
 _DEAD_LETTERS = uuid.UUID("6d1f3c0e-5a41-4c1b-9d4e-2f0b7c9a8e51")  # namespace of dead-letter ids
 
 
@@ -158,10 +161,10 @@ class Node:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await (
-                self.broker.stop()
-            )  # waits for an in-flight handler; nothing unprocessed is committed
-            await self._pool.close()
+            # Waits for an in-flight handler (FastStream's graceful timeout bounds it); nothing
+            # unprocessed is committed.
+            await self.broker.stop()
+            await _close(self._pool)
             self._pool = None
 
     async def _connect_broker(self) -> None:
@@ -231,3 +234,11 @@ class Node:
             return {"status": "ready", "checks": checks}
 
         return app
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), _POOL_CLOSE_S)
+    except TimeoutError:
+        log.warning("database connections still in use after %.0fs; closing them", _POOL_CLOSE_S)
+        pool.terminate()
