@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -89,6 +90,7 @@ class UnitOfWork:
         self._published = False
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], None]] = []
+        self._outbox: list[tuple[Any, ...]] = []  # rows `publish` writes just before the commit
         self.conn: asyncpg.Connection
         # What holds until this transaction ends, e.g. a lock it took and what it read under it.
         self.memo: dict[str, Any] = {}
@@ -142,15 +144,38 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def publish(self, event: CloudEvent) -> None:
-        await self.conn.execute(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
-            event.id,
-            event.topic,
-            event.key(),
-            event.value(),
-            [[k, v.decode()] for k, v in event.headers()],
+        """Store `event` in the outbox with this transaction. The rows go in together as its last
+        work (one round trip for all of them): nothing in the transaction may read them back."""
+        if not self._outbox:
+            self.before_commit(self._write_outbox)
+        self._outbox.append(
+            (
+                event.id,
+                event.topic,
+                event.key(),
+                event.value(),
+                [[k, v.decode()] for k, v in event.headers()],
+            )
         )
         self._published = True
+
+    async def _write_outbox(self) -> None:
+        await self.conn.executemany(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
+            self._outbox,
+        )
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint: what is done inside, the events published included, is undone if it
+        raises, and the transaction goes on."""
+        published = len(self._outbox)
+        try:
+            async with self.conn.transaction():
+                yield
+        except BaseException:
+            del self._outbox[published:]
+            raise
 
     async def claim(self, consumer: str, event_ids: Collection[UUID]) -> set[UUID]:
         """Record that `consumer` applies `event_ids` in this transaction; return those it had not

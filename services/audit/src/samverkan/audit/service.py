@@ -110,7 +110,7 @@ async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
         await act(tx, ctx, event)
         return
     try:
-        async with tx.conn.transaction():
+        async with tx.savepoint():
             await act(tx, ctx, event)
     except Exception as exc:
         if is_transient(exc):

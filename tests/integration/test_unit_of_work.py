@@ -1,0 +1,92 @@
+"""The unit of work on the real database: its outbox rows commit with it, in order, and a
+savepoint takes back what was published inside it; a pooled connection comes back clean."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from support import referral_sent, unique
+
+from samverkan.runtime.db import UnitOfWork, create_pool
+from samverkan.runtime.migrations import RUNTIME, migrate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(database, [RUNTIME])
+    pool = await create_pool(database, min_size=1, max_size=1)  # the same connection each time
+    await pool.execute("CREATE TABLE notes (text text)")
+    yield pool
+    await pool.close()
+
+
+async def outbox_ids(pool: asyncpg.Pool) -> list[str]:
+    return [str(r["event_id"]) for r in await pool.fetch("SELECT event_id FROM outbox ORDER BY id")]
+
+
+async def test_published_events_commit_with_the_transaction_in_their_order(
+    pool: asyncpg.Pool,
+) -> None:
+    events = [referral_sent(unique("school"), unique("region")) for _ in range(5)]
+    async with UnitOfWork(pool) as tx:
+        for event in events:
+            await tx.publish(event)
+        assert await tx.conn.fetchval("SELECT count(*) FROM outbox") == 0  # written at the end
+    assert await outbox_ids(pool) == [str(e.id) for e in events]
+
+
+async def test_a_savepoint_that_fails_takes_back_what_it_published(pool: asyncpg.Pool) -> None:
+    kept, dropped, after = (referral_sent(unique("school"), unique("region")) for _ in range(3))
+    async with UnitOfWork(pool) as tx:
+        await tx.publish(kept)
+        with pytest.raises(RuntimeError):
+            async with tx.savepoint():
+                await tx.conn.execute("INSERT INTO notes VALUES ('inside')")
+                await tx.publish(dropped)
+                raise RuntimeError("witnessing failed")
+        await tx.publish(after)
+    assert await outbox_ids(pool) == [str(kept.id), str(after.id)]
+    assert await pool.fetchval("SELECT count(*) FROM notes") == 0
+
+
+async def test_an_outbox_row_that_cannot_be_written_rolls_back_the_state_change(
+    pool: asyncpg.Pool,
+) -> None:
+    event = referral_sent(unique("school"), unique("region"))
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with UnitOfWork(pool) as tx:
+            await tx.conn.execute("INSERT INTO notes VALUES ('state')")
+            await tx.publish(event)
+            await tx.publish(event)  # the same event id twice
+    assert await pool.fetchval("SELECT count(*) FROM notes") == 0
+    assert await outbox_ids(pool) == []
+
+
+async def test_a_transaction_left_open_is_rolled_back_before_the_next_use(
+    pool: asyncpg.Pool,
+) -> None:
+    conn = await pool.acquire()
+    backend = await conn.fetchval("SELECT pg_backend_pid()")
+    await conn.execute("BEGIN")
+    await conn.execute("INSERT INTO notes VALUES ('never committed')")
+    await pool.release(conn)
+
+    async with pool.acquire() as again:
+        assert await again.fetchval("SELECT pg_backend_pid()") == backend  # the same session
+        assert not again.is_in_transaction()
+        assert await again.fetchval("SELECT count(*) FROM notes") == 0
+
+
+async def test_a_unit_of_work_that_fails_leaves_nothing_behind(pool: asyncpg.Pool) -> None:
+    with pytest.raises(RuntimeError):
+        async with UnitOfWork(pool) as tx:
+            await tx.conn.execute("INSERT INTO notes VALUES ('rolled back')")
+            raise RuntimeError("the handler failed")
+    async with UnitOfWork(pool) as tx:
+        assert await tx.conn.fetchval("SELECT count(*) FROM notes") == 0
+        await tx.conn.execute("INSERT INTO notes VALUES ('kept')")
+    assert await pool.fetchval("SELECT string_agg(text, ',') FROM notes") == "kept"
