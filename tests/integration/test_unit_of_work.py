@@ -90,3 +90,27 @@ async def test_a_unit_of_work_that_fails_leaves_nothing_behind(pool: asyncpg.Poo
         assert await tx.conn.fetchval("SELECT count(*) FROM notes") == 0
         await tx.conn.execute("INSERT INTO notes VALUES ('kept')")
     assert await pool.fetchval("SELECT string_agg(text, ',') FROM notes") == "kept"
+
+
+async def test_rows_left_for_the_end_keep_their_order_and_a_failed_savepoint_drops_its_own(
+    pool: asyncpg.Pool,
+) -> None:
+    note = "INSERT INTO notes VALUES ($1)"
+    event = referral_sent(unique("school"), unique("region"))
+    async with UnitOfWork(pool) as tx:
+        tx.write_at_end(note, "first")
+        await tx.publish(event)
+        tx.write_at_end(note, "second")
+        with pytest.raises(RuntimeError):
+            async with tx.savepoint():
+                tx.write_at_end(note, "inside")
+                await tx.publish(referral_sent(unique("school"), unique("region")))
+                raise RuntimeError("undone")
+        tx.write_at_end(note, "third")
+        assert await tx.conn.fetchval("SELECT count(*) FROM notes") == 0  # not yet written
+    assert [r["text"] for r in await pool.fetch("SELECT text FROM notes ORDER BY ctid")] == [
+        "first",
+        "second",
+        "third",
+    ]
+    assert await outbox_ids(pool) == [str(event.id)]

@@ -80,6 +80,11 @@ def _jsonb_decode(data: bytes) -> Any:
     return json.loads(data[1:])
 
 
+_OUTBOX_INSERT = (
+    "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)"
+)
+
+
 class UnitOfWork:
     """One Postgres transaction. Events added with `publish` are stored in the outbox table in the
     same transaction, so a state change and its announcement commit or roll back together."""
@@ -90,7 +95,7 @@ class UnitOfWork:
         self._published = False
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], None]] = []
-        self._outbox: list[tuple[Any, ...]] = []  # rows `publish` writes just before the commit
+        self._at_end: dict[str, list[tuple[Any, ...]]] = {}  # see write_at_end
         self.conn: asyncpg.Connection
         # What holds until this transaction ends, e.g. a lock it took and what it read under it.
         self.memo: dict[str, Any] = {}
@@ -144,37 +149,41 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def publish(self, event: CloudEvent) -> None:
-        """Store `event` in the outbox with this transaction. The rows go in together as its last
-        work (one round trip for all of them): nothing in the transaction may read them back."""
-        if not self._outbox:
-            self.before_commit(self._write_outbox)
-        self._outbox.append(
-            (
-                event.id,
-                event.topic,
-                event.key(),
-                event.value(),
-                [[k, v.decode()] for k, v in event.headers()],
-            )
+        """Store `event` in the outbox with this transaction (at its end, see `write_at_end`)."""
+        self.write_at_end(
+            _OUTBOX_INSERT,
+            event.id,
+            event.topic,
+            event.key(),
+            event.value(),
+            [[k, v.decode()] for k, v in event.headers()],
         )
         self._published = True
 
-    async def _write_outbox(self) -> None:
-        await self.conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
-            self._outbox,
-        )
+    def write_at_end(self, statement: str, *args: Any) -> None:
+        """Run `statement` with `args` as this transaction's last work, together with every other
+        row for the same statement (one executemany, one round trip). Only for writes nothing in
+        the transaction reads back, such as the outbox: the rows are not there until the end."""
+        if not self._at_end:
+            self.before_commit(self._write_at_end)
+        self._at_end.setdefault(statement, []).append(args)
+
+    async def _write_at_end(self) -> None:
+        for statement, rows in self._at_end.items():
+            if rows:
+                await self.conn.executemany(statement, rows)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A savepoint: what is done inside, the events published included, is undone if it
-        raises, and the transaction goes on."""
-        published = len(self._outbox)
+        """A savepoint: what is done inside, the events published and the rows left for the end
+        included, is undone if it raises, and the transaction goes on."""
+        marks = {statement: len(rows) for statement, rows in self._at_end.items()}
         try:
             async with self.conn.transaction():
                 yield
         except BaseException:
-            del self._outbox[published:]
+            for statement, rows in self._at_end.items():
+                del rows[marks.get(statement, 0) :]
             raise
 
     async def claim(self, consumer: str, event_ids: Collection[UUID]) -> set[UUID]:

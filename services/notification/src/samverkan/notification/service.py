@@ -94,8 +94,8 @@ async def _record_mail(
         status=order.status,
         language=ctx.settings.mail_language,
     )
-    await store.add_mail(
-        tx.conn,
+    store.add_mail(
+        tx,
         id=uuid4(),
         about_event=event.id,
         about_type=event.type,
@@ -113,8 +113,8 @@ async def _record_webhooks(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> N
     for subscription in await _subscriptions_for(tx, event.type):
         if subscription["principal"] != ctx.principal:
             continue  # never another principal's subscription, whatever the table holds
-        await store.add_webhook_delivery(
-            tx.conn,
+        store.add_webhook_delivery(
+            tx,
             id=uuid4(),
             subscription_id=subscription["id"],
             about_event=event.id,

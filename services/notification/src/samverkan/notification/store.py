@@ -11,6 +11,7 @@ import asyncpg
 
 from samverkan.contracts.parties import FunctionRef
 from samverkan.notification.routing import Parties
+from samverkan.runtime.db import UnitOfWork
 
 
 async def save_parties(conn: asyncpg.Connection, referral_id: UUID, parties: Parties) -> None:
@@ -82,8 +83,9 @@ async def mark_overdue(
     )
 
 
-async def add_mail(conn: asyncpg.Connection, **row: Any) -> None:
-    await conn.execute(
+def add_mail(tx: UnitOfWork, **row: Any) -> None:
+    """Record a mail to send; it is written with the transaction's end (nothing reads it back)."""
+    tx.write_at_end(
         """INSERT INTO deliveries (id, about_event, about_type, kind, principal, function,
                                    mailbox, subject, body, next_attempt_at, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
@@ -108,8 +110,8 @@ async def subscriptions_for(conn: asyncpg.Connection, event_type: str) -> list[A
     )
 
 
-async def add_webhook_delivery(
-    conn: asyncpg.Connection,
+def add_webhook_delivery(
+    tx: UnitOfWork,
     *,
     id: UUID,
     subscription_id: UUID,
@@ -118,7 +120,8 @@ async def add_webhook_delivery(
     payload: bytes,
     now: datetime,
 ) -> None:
-    await conn.execute(
+    """Record a webhook call to make; written with the transaction's end, like `add_mail`."""
+    tx.write_at_end(
         """INSERT INTO webhook_deliveries (id, subscription_id, about_event, about_type, payload,
                                            next_attempt_at, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $6)
