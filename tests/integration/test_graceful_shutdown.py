@@ -137,11 +137,13 @@ async def test_a_connection_never_given_back_does_not_hold_up_the_stop(
     node = worker(unique("region"), database, kafka_bootstrap)
     running = node.running()
     await running.__aenter__()
-    held = await node.pool.acquire()  # as a task would that never gives it back
-    assert await held.fetchval("SELECT 1") == 1
-    # Without the bound, the stop would wait for `held` for ever; the outer bound only turns such
-    # a hang into a failure here.
-    await asyncio.wait_for(running.__aexit__(None, None, None), 60)
+    try:
+        held = await node.pool.acquire()  # as a task would that never gives it back
+        assert await held.fetchval("SELECT 1") == 1
+    finally:
+        # Without the bound, the stop would wait for `held` for ever; the outer bound only turns
+        # such a hang into a failure here.
+        await asyncio.wait_for(running.__aexit__(None, None, None), 60)
     with pytest.raises(asyncpg.InterfaceError):  # closed under the task that held it
         await held.fetchval("SELECT 1")
     assert "database connections still in use" in caplog.text

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await migrate(database, [RUNTIME])
     pool = await create_pool(database, min_size=1, max_size=1)  # the same connection each time
-    await pool.execute("CREATE TABLE notes (text text)")
+    await pool.execute("CREATE TABLE notes (id serial PRIMARY KEY, text text)")
     yield pool
     await pool.close()
 
@@ -45,7 +45,7 @@ async def test_a_savepoint_that_fails_takes_back_what_it_published(pool: asyncpg
         await tx.publish(kept)
         with pytest.raises(RuntimeError):
             async with tx.savepoint():
-                await tx.conn.execute("INSERT INTO notes VALUES ('inside')")
+                await tx.conn.execute("INSERT INTO notes (text) VALUES ('inside')")
                 await tx.publish(dropped)
                 raise RuntimeError("witnessing failed")
         await tx.publish(after)
@@ -59,7 +59,7 @@ async def test_an_outbox_row_that_cannot_be_written_rolls_back_the_state_change(
     event = referral_sent(unique("school"), unique("region"))
     with pytest.raises(asyncpg.UniqueViolationError):
         async with UnitOfWork(pool) as tx:
-            await tx.conn.execute("INSERT INTO notes VALUES ('state')")
+            await tx.conn.execute("INSERT INTO notes (text) VALUES ('state')")
             await tx.publish(event)
             await tx.publish(event)  # the same event id twice
     assert await pool.fetchval("SELECT count(*) FROM notes") == 0
@@ -72,7 +72,7 @@ async def test_a_transaction_left_open_is_rolled_back_before_the_next_use(
     conn = await pool.acquire()
     backend = await conn.fetchval("SELECT pg_backend_pid()")
     await conn.execute("BEGIN")
-    await conn.execute("INSERT INTO notes VALUES ('never committed')")
+    await conn.execute("INSERT INTO notes (text) VALUES ('never committed')")
     await pool.release(conn)
 
     async with pool.acquire() as again:
@@ -84,18 +84,18 @@ async def test_a_transaction_left_open_is_rolled_back_before_the_next_use(
 async def test_a_unit_of_work_that_fails_leaves_nothing_behind(pool: asyncpg.Pool) -> None:
     with pytest.raises(RuntimeError):
         async with UnitOfWork(pool) as tx:
-            await tx.conn.execute("INSERT INTO notes VALUES ('rolled back')")
+            await tx.conn.execute("INSERT INTO notes (text) VALUES ('rolled back')")
             raise RuntimeError("the handler failed")
     async with UnitOfWork(pool) as tx:
         assert await tx.conn.fetchval("SELECT count(*) FROM notes") == 0
-        await tx.conn.execute("INSERT INTO notes VALUES ('kept')")
+        await tx.conn.execute("INSERT INTO notes (text) VALUES ('kept')")
     assert await pool.fetchval("SELECT string_agg(text, ',') FROM notes") == "kept"
 
 
 async def test_rows_left_for_the_end_keep_their_order_and_a_failed_savepoint_drops_its_own(
     pool: asyncpg.Pool,
 ) -> None:
-    note = "INSERT INTO notes VALUES ($1)"
+    note = "INSERT INTO notes (text) VALUES ($1)"
     event = referral_sent(unique("school"), unique("region"))
     async with UnitOfWork(pool) as tx:
         tx.write_at_end(note, "first")
@@ -108,9 +108,23 @@ async def test_rows_left_for_the_end_keep_their_order_and_a_failed_savepoint_dro
                 raise RuntimeError("undone")
         tx.write_at_end(note, "third")
         assert await tx.conn.fetchval("SELECT count(*) FROM notes") == 0  # not yet written
-    assert [r["text"] for r in await pool.fetch("SELECT text FROM notes ORDER BY ctid")] == [
+    assert [r["text"] for r in await pool.fetch("SELECT text FROM notes ORDER BY id")] == [
         "first",
         "second",
         "third",
     ]
     assert await outbox_ids(pool) == [str(event.id)]
+
+
+async def test_an_event_published_by_a_before_commit_step_is_written_too(
+    pool: asyncpg.Pool,
+) -> None:
+    first, late = (referral_sent(unique("school"), unique("region")) for _ in range(2))
+    async with UnitOfWork(pool) as tx:
+        await tx.publish(first)
+
+        async def announce() -> None:
+            await tx.publish(late)
+
+        tx.before_commit(announce)
+    assert await outbox_ids(pool) == [str(first.id), str(late.id)]

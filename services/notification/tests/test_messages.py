@@ -107,3 +107,30 @@ def test_headers_parsed_once_write_what_the_email_package_writes() -> None:
         written.append(flatten_message(built))
         assert written[-1] == flatten_message(plain)
     assert any(b"\r\n " in mail for mail in written)  # a long subject was folded too
+
+
+def test_a_relay_without_8bitmime_gets_the_same_bytes_and_the_cache_stays_small() -> None:
+    """aiosmtplib clones the policy for each such mail: one fold each way, not one per clone."""
+    mail = messages.render(
+        "referral-arrived",
+        function_name="Ungdomsmottagningen Sjöstad",
+        unit_name="Vårdcentralen",
+        reference=uuid4(),
+        link="https://inkorg.example/referrals/x",
+    )
+    built = mailer.build(
+        mail_from="samverkan@sjostad.example",
+        to="uph@region.example",
+        subject=mail.subject,
+        body=mail.body,
+        delivery_id=uuid4(),
+    )
+    plain = EmailMessage()
+    for name in ("From", "To", "Subject", "Message-ID"):
+        plain[name] = str(built[name])
+    plain.set_content(mail.body)
+    for _ in range(5):
+        assert flatten_message(built, cte_type="7bit") == flatten_message(plain, cte_type="7bit")
+    assert flatten_message(built) == flatten_message(plain)
+    # One way of folding here (both paths fold with the same settings), however many clones.
+    assert len(built["Subject"].__dict__["_folded"]) == 1

@@ -34,6 +34,9 @@ def _security(settings: KafkaSettings) -> BaseSecurity | None:
     )
 
 
+GRACEFUL_STOP_S = 15.0
+
+
 def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
     return KafkaBroker(
         settings.bootstrap_servers,
@@ -41,6 +44,8 @@ def make_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=settings.enable_idempotence,
         security=_security(settings),
+        # On stop, an in-flight handler gets this long; its unsettled records are read again.
+        graceful_timeout=GRACEFUL_STOP_S,
         # Per-message "received/processed" lines are debug noise; our consumer logs what matters.
         log_level=logging.DEBUG,
     )

@@ -60,7 +60,8 @@ ONE_BY_ONE_LIMIT_S = 60.0
 NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
 # aiokafka retries a commit for as long as the group coordinator cannot be found or answers with
 # a retriable error: without a bound, one such commit would stall every partition of the consumer
-# (and its shutdown). Past it the offsets stay uncommitted; the next batch commits further.
+# (a stop cuts it off after the broker's graceful timeout). Past the bound the offsets stay
+# uncommitted and the next batch commits further; a redelivery meanwhile is the inbox's to absorb.
 COMMIT_TIMEOUT_S = 30.0
 
 # A dead letter keeps the original value up to this size, and its size and SHA-256 always; the

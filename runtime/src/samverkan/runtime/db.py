@@ -96,6 +96,7 @@ class UnitOfWork:
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], None]] = []
         self._at_end: dict[str, list[tuple[Any, ...]]] = {}  # see write_at_end
+        self._written_at_end = False
         self.conn: asyncpg.Connection
         # What holds until this transaction ends, e.g. a lock it took and what it read under it.
         self.memo: dict[str, Any] = {}
@@ -125,6 +126,7 @@ class UnitOfWork:
                 try:
                     for callback in self._before_commit:
                         await callback()
+                    await self._write_at_end()  # last: a callback may leave rows for the end too
                 except BaseException:
                     await self._tx.rollback()
                     raise
@@ -141,7 +143,8 @@ class UnitOfWork:
                 callback()
 
     def before_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Run `callback` as the last work of this transaction; if it fails, nothing commits."""
+        """Run `callback` at the end of this transaction, before the rows left for the end
+        (`write_at_end`); if it fails, nothing commits."""
         self._before_commit.append(callback)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -164,19 +167,23 @@ class UnitOfWork:
         """Run `statement` with `args` as this transaction's last work, together with every other
         row for the same statement (one executemany, one round trip). Only for writes nothing in
         the transaction reads back, such as the outbox: the rows are not there until the end."""
-        if not self._at_end:
-            self.before_commit(self._write_at_end)
+        if self._written_at_end:
+            raise RuntimeError("this transaction has written the rows left for its end")
         self._at_end.setdefault(statement, []).append(args)
 
     async def _write_at_end(self) -> None:
+        self._written_at_end = True
         for statement, rows in self._at_end.items():
             if rows:
                 await self.conn.executemany(statement, rows)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A savepoint: what is done inside, the events published and the rows left for the end
-        included, is undone if it raises, and the transaction goes on."""
+        """A savepoint: the database work done inside, and the events published and rows left
+        for the end inside, are undone if it raises, and the transaction goes on. (`memo` and
+        the commit callbacks are not: they are the caller's to mend.) A row left for the end is
+        written with the transaction's end, so should writing it fail, the whole transaction
+        fails, not only the savepoint."""
         marks = {statement: len(rows) for statement, rows in self._at_end.items()}
         try:
             async with self.conn.transaction():

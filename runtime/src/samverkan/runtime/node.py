@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 _BATCH_WAIT_MS = 50
 # On the way out the pool waits for every connection to come back; one still held by a task that
 # will not end must not hold up the stop: past this, the remaining connections are closed hard.
-_POOL_CLOSE_S = 5.0
+_POOL_CLOSE_S = 3.0
 _DEAD_LETTERS = uuid.UUID("6d1f3c0e-5a41-4c1b-9d4e-2f0b7c9a8e51")  # namespace of dead-letter ids
 
 
@@ -239,6 +239,5 @@ class Node:
 async def _close(pool: asyncpg.Pool) -> None:
     try:
         await asyncio.wait_for(pool.close(), _POOL_CLOSE_S)
-    except TimeoutError:
-        log.warning("database connections still in use after %.0fs; closing them", _POOL_CLOSE_S)
-        pool.terminate()
+    except TimeoutError:  # a cancelled close() terminates the pool: every connection is closed
+        log.warning("database connections still in use after %.0fs; closed them", _POOL_CLOSE_S)

@@ -42,13 +42,23 @@ def _text(value: str, what: str) -> str:
 
 
 class _FoldedOnce(BaseHeader):
-    """A header that folds itself once per policy: header objects never change."""
+    """A header that folds itself once per way of folding: header objects never change. (By the
+    policy's settings, not the policy object: aiosmtplib clones a policy for every mail sent to a
+    relay without 8BITMIME.)"""
 
     def fold(self, *, policy: Policy) -> str:
-        folded: dict[Policy, str] = self.__dict__.setdefault("_folded", {})
-        if policy not in folded:
-            folded[policy] = super().fold(policy=policy)
-        return folded[policy]
+        folded: dict[tuple[object, ...], str] = self.__dict__.setdefault("_folded", {})
+        way = (
+            type(policy),
+            policy.max_line_length,
+            policy.linesep,
+            policy.cte_type,
+            getattr(policy, "utf8", False),
+            getattr(policy, "refold_source", None),
+        )
+        if way not in folded:
+            folded[way] = super().fold(policy=policy)
+        return folded[way]
 
 
 class _ParsedOnce(HeaderRegistry):
