@@ -76,48 +76,18 @@ def test_builder_refuses_header_injection(to: str, subject: str) -> None:
         mailer.build(mail_from="a@b.se", to=to, subject=subject, body="x", delivery_id=uuid4())
 
 
-def test_headers_parsed_once_write_what_the_email_package_writes() -> None:
-    """The builder shares parsed headers between mails; the bytes must not notice."""
-    mails = [
-        messages.render(
-            "referral-arrived",
-            function_name=name,
-            unit_name="Vårdcentralen Sjöstad",
-            reference=uuid4(),
-            link="https://inkorg.example/referrals/x",
-        )
-        for name in ("Ungdomsmottagningen Sjöstad med en mycket lång funktionsbeteckning", "UPH")
-    ]
-    written = []
-    for mail in [*mails, *mails]:  # the second round meets headers parsed before
-        delivery = uuid4()
-        built = mailer.build(
-            mail_from="samverkan@sjostad.example",
-            to="uph@region.example",
-            subject=mail.subject,
-            body=mail.body,
-            delivery_id=delivery,
-        )
-        plain = EmailMessage()
-        plain["From"] = "samverkan@sjostad.example"
-        plain["To"] = "uph@region.example"
-        plain["Subject"] = mail.subject
-        plain["Message-ID"] = f"<{delivery}@samverkan>"
-        plain.set_content(mail.body)
-        written.append(flatten_message(built))
-        assert written[-1] == flatten_message(plain)
-    assert any(b"\r\n " in mail for mail in written)  # a long subject was folded too
-
-
-def test_a_relay_without_8bitmime_gets_the_same_bytes_and_the_cache_stays_small() -> None:
-    """aiosmtplib clones the policy for each such mail: one fold each way, not one per clone."""
-    mail = messages.render(
+def _arrived(function_name: str) -> messages.Mail:
+    return messages.render(
         "referral-arrived",
-        function_name="Ungdomsmottagningen Sjöstad",
-        unit_name="Vårdcentralen",
+        function_name=function_name,
+        unit_name="Vårdcentralen Sjöstad",
         reference=uuid4(),
         link="https://inkorg.example/referrals/x",
     )
+
+
+def _built_and_plain(mail: messages.Mail) -> tuple[EmailMessage, EmailMessage]:
+    """The mail as the builder makes it, and as the email package makes it unaided."""
     built = mailer.build(
         mail_from="samverkan@sjostad.example",
         to="uph@region.example",
@@ -129,8 +99,28 @@ def test_a_relay_without_8bitmime_gets_the_same_bytes_and_the_cache_stays_small(
     for name in ("From", "To", "Subject", "Message-ID"):
         plain[name] = str(built[name])
     plain.set_content(mail.body)
+    return built, plain
+
+
+def test_headers_parsed_once_write_what_the_email_package_writes() -> None:
+    """The builder shares parsed headers between mails; the bytes must not notice."""
+    mails = [
+        _arrived(name)
+        for name in ("Ungdomsmottagningen Sjöstad med en mycket lång funktionsbeteckning", "UPH")
+    ]
+    written = []
+    for mail in [*mails, *mails]:  # the second round meets headers parsed before
+        built, plain = _built_and_plain(mail)
+        written.append(flatten_message(built))
+        assert written[-1] == flatten_message(plain)
+    assert any(b"\r\n " in mail for mail in written)  # a long subject was folded too
+
+
+def test_a_relay_without_8bitmime_gets_the_same_bytes_and_the_cache_stays_small() -> None:
+    """aiosmtplib clones the policy for each such mail: one fold each way, not one per clone."""
+    built, plain = _built_and_plain(_arrived("Ungdomsmottagningen Sjöstad"))
     for _ in range(5):
         assert flatten_message(built, cte_type="7bit") == flatten_message(plain, cte_type="7bit")
     assert flatten_message(built) == flatten_message(plain)
-    # One way of folding here (both paths fold with the same settings), however many clones.
-    assert len(built["Subject"].__dict__["_folded"]) == 1
+    # One fold per way (7-bit, 8-bit), however many clones: keyed by the clone, it was six.
+    assert len(built["Subject"].__dict__["_folded"]) <= 2
