@@ -8,7 +8,7 @@ import time
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.policy import Policy
+from email.policy import EmailPolicy
 from typing import Any
 from uuid import UUID
 
@@ -42,20 +42,13 @@ def _text(value: str, what: str) -> str:
 
 
 class _FoldedOnce(BaseHeader):
-    """A header that folds itself once per way of folding: header objects never change. (By the
-    policy's settings, not the policy object: aiosmtplib clones a policy for every mail sent to a
-    relay without 8BITMIME.)"""
+    """A header that folds itself once per way of folding: header objects never change. The way
+    is the three settings folding reads, not the policy object: aiosmtplib clones a policy for
+    every mail sent to a relay without 8BITMIME."""
 
-    def fold(self, *, policy: Policy) -> str:
+    def fold(self, *, policy: EmailPolicy) -> str:
         folded: dict[tuple[object, ...], str] = self.__dict__.setdefault("_folded", {})
-        way = (
-            type(policy),
-            policy.max_line_length,
-            policy.linesep,
-            policy.cte_type,
-            getattr(policy, "utf8", False),
-            getattr(policy, "refold_source", None),
-        )
+        way = (policy.max_line_length, policy.linesep, policy.utf8)
         if way not in folded:
             folded[way] = super().fold(policy=policy)
         return folded[way]
@@ -71,7 +64,6 @@ class _ParsedOnce(HeaderRegistry):
     bytes written are the same. Message-ID, new for every mail, is not kept."""
 
     _LIMIT = 4096
-    _NEVER_AGAIN = frozenset({"message-id"})
 
     def __init__(self) -> None:
         super().__init__(base_class=_FoldedOnce)
@@ -84,7 +76,7 @@ class _ParsedOnce(HeaderRegistry):
         return self._classes[name]
 
     def __call__(self, name: str, value: str) -> BaseHeader:
-        if name.lower() in self._NEVER_AGAIN:
+        if name.lower() == "message-id":
             return self[name](name, value)
         key = (name, value)
         if key not in self._parsed:
