@@ -1,0 +1,58 @@
+"""Tracing: spans are built only where they are exported, and the trace goes on either way."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+UPSTREAM = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+# A service process's telemetry, as `samverkan-<service>` configures it, handling an event that
+# came with UPSTREAM. (In a process of its own: the tracer provider is set once per process.)
+_HANDLE_AN_EVENT = f"""
+import json, os
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from samverkan.runtime import telemetry
+telemetry.configure("referral", "vastra-regionen")
+with telemetry.tracer.start_as_current_span("x process", context=telemetry.context_of({UPSTREAM!r})) as span:
+    seen = {{
+        "recording": span.is_recording(),
+        "published_with": telemetry.current_traceparent(),
+        "metrics_sdk": isinstance(metrics.get_meter_provider(), MeterProvider),
+    }}
+print(json.dumps(seen), flush=True)
+os._exit(0)  # no exporter flush at exit: nothing listens at the endpoint
+"""
+
+
+def _handle_an_event(**env: str) -> dict[str, object]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    out = subprocess.run(
+        [sys.executable, "-c", _HANDLE_AN_EVENT],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(out.stdout)
+
+
+def test_without_an_exporter_no_span_is_built_and_the_trace_goes_on() -> None:
+    seen = _handle_an_event()
+    assert seen["recording"] is False
+    assert seen["published_with"] == UPSTREAM  # what the handler publishes carries it on
+    assert seen["metrics_sdk"] is True  # metrics are still counted (readable in tests, exporters)
+
+
+def test_with_a_trace_exporter_each_handling_is_a_span_of_the_trace() -> None:
+    seen = _handle_an_event(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:9/v1/traces")
+    assert seen["recording"] is True
+    trace_id, parent = UPSTREAM.split("-")[1:3]
+    published = str(seen["published_with"]).split("-")
+    assert published[1] == trace_id and published[2] != parent  # a child span, same trace
