@@ -4,6 +4,7 @@ import asyncio
 from email.message import EmailMessage
 from uuid import uuid4
 
+import aiosmtplib
 import pytest
 from support import HangingUpRelay, settings
 
@@ -106,13 +107,36 @@ async def test_a_mail_whose_session_breaks_while_handed_over_is_not_sent_again()
     assert len(hanging_up.taken) == 2  # the relay has the mail once; it must not be sent again
 
 
-async def test_a_session_that_breaks_before_the_mail_is_sent_is_an_ordinary_failure() -> None:
-    async with HangingUpRelay(nth=2, at=b"MAIL").serving() as hanging_up:
+@pytest.mark.parametrize(
+    "saying", [b"", b"421 4.3.2 closing\r\n"], ids=["hung up", "closing (421)"]
+)
+async def test_a_kept_session_that_ends_before_the_mail_is_sent_passes_it_to_a_new_one(
+    saying: bytes,
+) -> None:
+    async with HangingUpRelay(nth=2, at=b"MAIL", saying=saying).serving() as hanging_up:
         relay = _relay(hanging_up, keep_alive_s=30)
+        await _send(relay, 2)  # the second: MAIL on the kept session ends it, then a new one
+        await relay.close()
+    assert hanging_up.mails == 3
+    assert len(hanging_up.taken) == 2  # each mail once
+
+
+async def test_a_refusal_on_a_kept_session_is_not_passed_to_a_new_one() -> None:
+    async with HangingUpRelay(nth=2, at=b"MAIL", saying=b"550 5.7.1 no\r\n").serving() as relay_:
+        relay = _relay(relay_, keep_alive_s=30)
         await _send(relay, 1)
+        with pytest.raises(aiosmtplib.SMTPSenderRefused):
+            await _send(relay, 1)
+        await relay.close()
+    assert relay_.mails == 2 and len(relay_.taken) == 1
+
+
+async def test_a_new_session_that_breaks_before_the_mail_is_sent_is_an_ordinary_failure() -> None:
+    async with HangingUpRelay(nth=1, at=b"MAIL").serving() as hanging_up:
+        relay = _relay(hanging_up, keep_alive_s=30)
         with pytest.raises(OSError) as raised:
-            await _send(relay, 1)  # the kept session passes its probe, then MAIL is hung up on
+            await _send(relay, 1)  # MAIL is hung up on: the relay cannot have the mail
         assert not isinstance(raised.value, mailer.HandOverBroken)
         await _send(relay, 1)  # so it may be sent again, on a new session
         await relay.close()
-    assert len(hanging_up.taken) == 2
+    assert len(hanging_up.taken) == 1

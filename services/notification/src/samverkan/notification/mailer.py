@@ -20,6 +20,7 @@ from samverkan.notification.settings import NotificationSettings
 log = logging.getLogger(__name__)
 
 _QUIT_TIMEOUT_S = 5.0  # on the way out a slow relay may not hold up shutdown
+_CLOSING = 421  # "service not available, closing transmission channel"
 
 _ADDRESS = re.compile(r"^[^\s@<>,;\"()\[\]\\]+@[^\s@<>,;\"()\[\]\\]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -118,10 +119,11 @@ class Relay:
     """One SMTP session to the mail relay, reused for the next mail when it follows within
     `smtp_keep_alive_s` (0: a session per mail). Mails go one at a time (one delivery worker).
 
-    A kept session is probed with NOOP before it takes a mail, and replaced when the probe fails.
     Once a mail's content is on its way (DATA), a session that breaks (hang-up, timeout) raises
     HandOverBroken: the relay may already have the mail, so it must not be sent again. A session
-    that breaks before then, and a relay that answers with a refusal, do not have it."""
+    that breaks before then, and a relay that answers with a refusal, do not have it. So a kept
+    session is not probed before it takes a mail (NOOP cost every mail a round trip): if the
+    relay closed it meanwhile, that shows before DATA, and the mail goes on a new session at once."""
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
@@ -129,9 +131,25 @@ class Relay:
         self._last_used = 0.0
 
     async def send(self, message: EmailMessage) -> None:
+        kept = self._kept()
+        if kept is not None:
+            try:
+                await self._send_on(kept, message)
+                return
+            except (OSError, TimeoutError) as exc:  # before DATA: the relay has nothing
+                log.info(
+                    "the kept session to the mail relay had ended (%r); opening a new one", exc
+                )
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code != _CLOSING:
+                    raise
+                log.info("the mail relay is closing the kept session; opening a new one")
+        await self._send_on(await self._connect(), message)
+
+    async def _send_on(self, smtp: _Session, message: EmailMessage) -> None:
+        self._smtp = smtp
+        smtp.handing_over = False
         try:
-            smtp = self._smtp = await self._kept() or await self._connect()
-            smtp.handing_over = False
             try:
                 await smtp.send_message(message)
             except (OSError, TimeoutError) as exc:  # aiosmtplib's hang-ups and timeouts too
@@ -157,18 +175,14 @@ class Relay:
         finally:
             smtp.close()
 
-    async def _kept(self) -> _Session | None:
+    def _kept(self) -> _Session | None:
         """The kept session if it may take the next mail; otherwise it is let go."""
         smtp = self._smtp
         if smtp is None:
             return None
         fresh = time.monotonic() - self._last_used < self._settings.smtp_keep_alive_s
         if fresh and smtp.is_connected:
-            try:
-                await smtp.noop()
-                return smtp
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                log.info("the mail relay had closed the kept session; opening a new one")
+            return smtp
         self._drop()
         return None
 
