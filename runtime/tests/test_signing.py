@@ -1,11 +1,7 @@
 """Ed25519 event signatures: what they cover and what breaks them."""
 
 import base64
-import os
-import subprocess
-import sys
 
-import psutil
 import pytest
 
 from samverkan.runtime import signing
@@ -82,7 +78,8 @@ def test_keys_have_their_own_fingerprints_and_short_keys_none() -> None:
         fingerprint("c2hvcnQ=")
 
 
-def _fifty_checks() -> tuple[list[tuple[str, signing.Record]], list[bool]]:
+async def test_a_batch_is_verified_record_by_record_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(signing, "_WORKERS", 3)  # uneven parts: 17, 17 and 16 records
     signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
     good = (signer.sign(HEADERS, VALUE), VALUE)
     bad = {
@@ -91,51 +88,10 @@ def _fifty_checks() -> tuple[list[tuple[str, signing.Record]], list[bool]]:
         49: (HEADERS, VALUE),  # unsigned
     }
     records = [bad.get(i, good) for i in range(50)]
-    return [(signer.public_key_b64(), record) for record in records], [
-        i not in bad for i in range(50)
-    ]
-
-
-async def test_a_batch_is_verified_record_by_record_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(signing, "_PROCESSES", 3)  # uneven parts: 17, 17 and 16 records
-    checks, expected = _fifty_checks()
-    assert await verify_all(checks) == expected
+    checks = [(signer.public_key_b64(), record) for record in records]
+    assert await verify_all(checks) == [i not in bad for i in range(50)]
     assert await verify_all(checks[5:9]) == [True, True, False, True]  # inline, below threshold
     assert await verify_all([]) == []
-
-
-async def test_a_dead_verifying_process_costs_no_verdict() -> None:
-    checks, expected = _fifty_checks()
-    assert await verify_all(checks) == expected  # the worker processes are up
-    broken = signing._verifiers()
-    broken.submit(os._exit, 1).exception()  # a worker dies, as by the OOM killer
-    assert await verify_all(checks) == expected  # verified on a thread instead
-    assert signing._verifiers() is not broken
-    assert await verify_all(checks) == expected  # and by new workers after that
-
-
-def test_verifying_processes_end_with_their_service() -> None:
-    """Even a service killed outright (SIGKILL, no time to stop its workers) leaves none."""
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import os, time; from samverkan.runtime import signing;"
-            " signing._verifiers().submit(os.getpid).result(); print('up', flush=True);"
-            " time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert service.stdout is not None and service.stdout.readline() == "up\n"
-        workers = psutil.Process(service.pid).children(recursive=True)
-        assert workers
-    finally:
-        service.kill()
-        service.wait()
-    _, alive = psutil.wait_procs(workers, timeout=15)
-    assert not alive, f"left running: {alive}"
 
 
 def test_raw_signatures_verify_under_their_key_only() -> None:

@@ -6,9 +6,9 @@ payload nor who it claims to come from can be changed without breaking it.
 
 Keys are made and records signed with pyca/cryptography; every Ed25519 signature (records, and
 the audit log's checkpoints and exports) is verified with libsodium (PyNaCl): it verifies faster
-here and refuses small-order keys and points that OpenSSL accepts. Verification was the largest
-single cost per event in the catch-up profile, so a large batch is verified in worker processes
-(`verify_all`), on other cores than the consumer's.
+here, releases the GIL, so a consumer verifies a batch on several cores, and refuses small-order
+keys and points that OpenSSL accepts. Verification was the largest single cost per event in the
+catch-up profile.
 """
 
 from __future__ import annotations
@@ -17,26 +17,16 @@ import asyncio
 import base64
 import functools
 import hashlib
-import logging
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-if TYPE_CHECKING:  # the worker processes import this module: keep what they load small
-    from samverkan.runtime.settings import NodeSettings
-
-log = logging.getLogger(__name__)
+from samverkan.runtime.settings import NodeSettings
 
 SIGNATURE_HEADER = "ce_signature"
 KEY_ID_HEADER = "ce_signaturekeyid"
@@ -110,16 +100,11 @@ class Signer:
 
 Record = tuple[list[tuple[str, bytes]], bytes]  # a Kafka record's headers and value
 
-_INLINE_BELOW = 16  # fewer records than this are verified inline: a hand-off costs more
-# Processes, not threads: libsodium releases the GIL inside a check, but a thread needs the GIL
-# back between two records, and an event loop busy applying the previous events holds it for
-# whole switch intervals, so verifying threads stalled exactly while there was other work to
-# overlap with. A worker process has its own GIL; pickling a record costs a few µs.
-# One CPU stays the event loop's; a batch of 500 needs no more than a few.
-_PROCESSES = max(1, min(len(os.sched_getaffinity(0)) - 1, 4))
-_PARENT_WATCH_S = 1.0
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_THREADED_FROM = 16  # fewer records than this are verified inline: a thread hand-off costs more
+# The cores this process may run on (not the host's), and no more than a few: a batch is only
+# 500 records, and the event loop needs a core too.
+_WORKERS = min(len(os.sched_getaffinity(0)), 4)
+_verifiers = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="verify")
 
 
 def verify(public_key_b64: str, headers: list[tuple[str, bytes]], value: bytes) -> bool:
@@ -151,62 +136,18 @@ def _verify(key: VerifyKey, signature: bytes, message: bytes) -> bool:
 
 
 async def verify_all(checks: Sequence[tuple[str, Record]]) -> list[bool]:
-    """`verify` for each (public key, record), in order. A large batch is shared out to worker
-    processes, so the event loop is free meanwhile (the consumer applies the batch as it waits);
-    should a worker die, the batch is verified on a thread instead and the next gets new ones."""
-    if len(checks) < _INLINE_BELOW:
+    """`verify` for each (public key, record), in order; a large batch is shared out to threads."""
+    if len(checks) < _THREADED_FROM:
         return _verify_each(checks)
-    pool = _verifiers()
+    size = -(-len(checks) // _WORKERS)
     loop = asyncio.get_running_loop()
-    size = -(-len(checks) // _PROCESSES)
-    try:
-        parts = await asyncio.gather(
-            *(
-                loop.run_in_executor(pool, _verify_each, checks[i : i + size])
-                for i in range(0, len(checks), size)
-            )
+    parts = await asyncio.gather(
+        *(
+            loop.run_in_executor(_verifiers, _verify_each, checks[i : i + size])
+            for i in range(0, len(checks), size)
         )
-    except BrokenProcessPool:
-        log.warning("a signature-verifying process died; starting new ones")
-        _discard(pool)
-        return await asyncio.to_thread(_verify_each, checks)
+    )
     return [ok for part in parts for ok in part]
-
-
-def _verifiers() -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(
-                _PROCESSES,
-                mp_context=multiprocessing.get_context(
-                    "spawn"
-                ),  # forking a threaded process is unsafe
-                initializer=_worker_started,
-                initargs=(os.getpid(),),
-            )
-        return _pool
-
-
-def _discard(pool: ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _worker_started(parent: int) -> None:
-    """In a worker process: Ctrl-C is the service's to handle, and a worker whose service died
-    (even by SIGKILL, which leaves it no time to stop its workers) ends too."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_PARENT_WATCH_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="watch-service", daemon=True).start()
 
 
 def _verify_each(checks: Sequence[tuple[str, Record]]) -> list[bool]:

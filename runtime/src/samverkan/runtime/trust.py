@@ -19,8 +19,7 @@ principal's directory published, before anything is applied.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
@@ -77,16 +76,13 @@ class Policy:
             if public_key is None:
                 public_key = await self._unknown_key(tx, event, key_id)
             checks.append((public_key, (headers, record.value or b"")))
-        judged = _judge(batch, signatures, signing.verify_all(checks))
-        if not tx.applies_together:
-            await judged
-            return
-        # A batch's events are applied while their signatures are verified in other processes;
-        # nothing of it commits unless every one holds. Should one not, the consumer applies
-        # each event again alone, and alone an event is judged before it is applied.
-        pending = asyncio.ensure_future(judged)
-        pending.add_done_callback(_retrieve)
-        tx.before_commit(lambda: pending)
+        verified = await signing.verify_all(checks)
+        for (event, _), (_, key_id), ok in zip(batch, signatures, verified, strict=True):
+            if not ok:
+                raise Refused(
+                    f"security: the signature does not verify under {event.sourceprincipal}'s "
+                    f"key {key_id!r}"
+                )
 
     async def _unknown_key(self, tx: UnitOfWork, event: CloudEvent, key_id: str) -> str:
         """The key of an event whose key id is not trusted at its time: its own, when it
@@ -140,25 +136,6 @@ def _signature_headers(
     if signing.SIGNATURE_HEADER not in found or signing.KEY_ID_HEADER not in found:
         raise Refused("security: the event is not signed")
     return headers, found[signing.KEY_ID_HEADER].decode(errors="replace")
-
-
-async def _judge(
-    batch: Sequence[tuple[CloudEvent, ConsumerRecord]],
-    signatures: list[tuple[list[tuple[str, bytes]], str]],
-    verifying: Awaitable[list[bool]],
-) -> None:
-    for (event, _), (_, key_id), ok in zip(batch, signatures, await verifying, strict=True):
-        if not ok:
-            raise Refused(
-                f"security: the signature does not verify under {event.sourceprincipal}'s "
-                f"key {key_id!r}"
-            )
-
-
-def _retrieve(judged: asyncio.Future[None]) -> None:
-    """A judgement the transaction did not wait for (it rolled back first) is not an error."""
-    if not judged.cancelled():
-        judged.exception()
 
 
 def _changes_keys(event: CloudEvent) -> bool:
