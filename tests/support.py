@@ -293,15 +293,16 @@ def referral_sent(school: str, region: str) -> CloudEvent:
 
 
 class HangingUpRelay:
-    """An SMTP relay on 127.0.0.1 that hangs up on its `nth` mail (counted over all sessions):
-    by default after taking the mail's content and before saying it has it, so the sender cannot
-    know whether it arrived; with `at=b"MAIL"`, at that command, before anything was sent, first
-    `saying` something if given (such as a 421, closing)."""
+    """An SMTP relay on 127.0.0.1 that hangs up on its `nth` mail (counted over all sessions;
+    several: a set): by default after taking the mail's content and before saying it has it, so
+    the sender cannot know whether it arrived; with `at=b"MAIL"`, at that command, before anything
+    was sent. It first says `saying`, if given (such as a 421, closing)."""
 
     host = "127.0.0.1"
 
-    def __init__(self, nth: int, at: bytes = b"DATA", saying: bytes = b"") -> None:
-        self.nth, self.at, self.saying = nth, at, saying
+    def __init__(self, nth: int | set[int], at: bytes = b"DATA", saying: bytes = b"") -> None:
+        self.nth = {nth} if isinstance(nth, int) else nth
+        self.at, self.saying = at, saying
         self.taken: list[bytes] = []
         self.mails = 0
         self.port = 0
@@ -312,14 +313,16 @@ class HangingUpRelay:
             command = line.strip().upper()
             if command.startswith(b"MAIL"):
                 self.mails += 1
-                if self.at == b"MAIL" and self.mails == self.nth:
+                if self.at == b"MAIL" and self.mails in self.nth:
                     writer.write(self.saying)
                     await writer.drain()
                     break
             if command == b"DATA":
                 writer.write(b"354 go on\r\n")
                 self.taken.append(await reader.readuntil(b"\r\n.\r\n"))
-                if self.at == b"DATA" and self.mails == self.nth:
+                if self.at == b"DATA" and self.mails in self.nth:
+                    writer.write(self.saying)
+                    await writer.drain()
                     break
                 writer.write(b"250 queued\r\n")
             elif command == b"QUIT":

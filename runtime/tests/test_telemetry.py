@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,16 +16,17 @@ UPSTREAM = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 # came with UPSTREAM. (In a process of its own: the tracer provider is set once per process.)
 _HANDLE_AN_EVENT = f"""
 import json, os
-from opentelemetry import metrics, trace
+from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from samverkan.runtime import telemetry
 telemetry.configure("referral", "vastra-regionen")
 with telemetry.tracer.start_as_current_span("x process", context=telemetry.context_of({UPSTREAM!r})) as span:
     seen = {{
         "recording": span.is_recording(),
-        "published_with": telemetry.current_traceparent(),
+        "published_with": telemetry.event_traceparent(),
         "metrics_sdk": isinstance(metrics.get_meter_provider(), MeterProvider),
     }}
+seen["outside_any_trace"] = [telemetry.event_traceparent() for _ in range(2)]
 print(json.dumps(seen), flush=True)
 os._exit(0)  # no exporter flush at exit: nothing listens at the endpoint
 """
@@ -37,9 +39,9 @@ def _handle_an_event(**env: str) -> dict[str, object]:
         env=clean | env,
         capture_output=True,
         text=True,
-        check=True,
         timeout=60,
     )
+    assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
@@ -48,6 +50,14 @@ def test_without_an_exporter_no_span_is_built_and_the_trace_goes_on() -> None:
     assert seen["recording"] is False
     assert seen["published_with"] == UPSTREAM  # what the handler publishes carries it on
     assert seen["metrics_sdk"] is True  # metrics are still counted (readable in tests, exporters)
+
+
+def test_an_event_created_outside_any_trace_starts_one() -> None:
+    """Without an exporter no span is active even while an HTTP request is served: an event
+    created then gets a trace of its own, which nodes that export follow."""
+    first, second = _handle_an_event()["outside_any_trace"]  # type: ignore[misc]
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", first)
+    assert first.split("-")[1] != second.split("-")[1]  # a new trace each time
 
 
 def test_with_a_trace_exporter_each_handling_is_a_span_of_the_trace() -> None:

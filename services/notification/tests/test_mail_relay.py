@@ -121,6 +121,28 @@ async def test_a_kept_session_that_ends_before_the_mail_is_sent_passes_it_to_a_n
     assert len(hanging_up.taken) == 2  # each mail once
 
 
+async def test_a_mail_goes_to_one_new_session_only() -> None:
+    async with HangingUpRelay(nth={2, 3}, at=b"MAIL").serving() as hanging_up:
+        relay = _relay(hanging_up, keep_alive_s=30)
+        await _send(relay, 1)
+        with pytest.raises(OSError) as raised:
+            await _send(relay, 1)  # hung up on, on the kept session and then on a new one
+        assert not isinstance(raised.value, mailer.HandOverBroken)
+        await relay.close()
+    assert hanging_up.mails == 3 and len(hanging_up.taken) == 1
+
+
+async def test_a_closing_reply_to_the_content_is_not_passed_to_a_new_session() -> None:
+    closing = b"421 4.3.2 closing\r\n"
+    async with HangingUpRelay(nth=2, at=b"DATA", saying=closing).serving() as hanging_up:
+        relay = _relay(hanging_up, keep_alive_s=30)
+        await _send(relay, 1)
+        with pytest.raises(aiosmtplib.SMTPDataError):
+            await _send(relay, 1)  # after DATA: left to the delivery's retries, not sent at once
+        await relay.close()
+    assert hanging_up.mails == 2 and len(hanging_up.taken) == 2
+
+
 async def test_a_refusal_on_a_kept_session_is_not_passed_to_a_new_one() -> None:
     async with HangingUpRelay(nth=2, at=b"MAIL", saying=b"550 5.7.1 no\r\n").serving() as relay_:
         relay = _relay(relay_, keep_alive_s=30)

@@ -99,7 +99,7 @@ class Node:
 
     def event(self, data: Event, **attributes: Any) -> CloudEvent:
         """Wrap a payload in this service's envelope (source, principal, time, id, trace)."""
-        attributes.setdefault("traceparent", telemetry.current_traceparent())
+        attributes.setdefault("traceparent", telemetry.event_traceparent())
         return CloudEvent.wrap(data, principal=self.principal, service=self.service, **attributes)
 
     def on(self, event_class: type[Event], handler: Handler, *, addressed_to_me: bool) -> None:

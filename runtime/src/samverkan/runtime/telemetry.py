@@ -8,12 +8,13 @@ exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces/metrics 
 Without a trace exporter no spans are built (OpenTelemetry's no-op tracer; a recorded span with
 its attributes cost a consumer ~20 µs an event): handling an event still runs in its traceparent's
 context, so what a handler publishes carries that traceparent on, and the trace goes on past this
-node, which is simply not in it.
+node, which is simply not in it. An event created outside any trace starts a new one.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Any
 
 from opentelemetry import metrics, propagate, trace
@@ -81,6 +82,13 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
+
+
+def event_traceparent() -> str:
+    """The traceparent of an event created now: the active span's, or a new trace's outside any
+    (no span is active where none is exported), so that an event and all it causes are one trace
+    wherever spans are exported."""
+    return current_traceparent() or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 def context_of(traceparent: str | None) -> Context:

@@ -141,7 +141,7 @@ class Relay:
                     "the kept session to the mail relay had ended (%r); opening a new one", exc
                 )
             except aiosmtplib.SMTPResponseException as exc:
-                if exc.code != _CLOSING:
+                if exc.code != _CLOSING or kept.handing_over:
                     raise
                 log.info("the mail relay is closing the kept session; opening a new one")
         await self._send_on(await self._connect(), message)
