@@ -313,17 +313,14 @@ class HangingUpRelay:
             command = line.strip().upper()
             if command.startswith(b"MAIL"):
                 self.mails += 1
-                if self.at == b"MAIL" and self.mails in self.nth:
-                    writer.write(self.saying)
-                    await writer.drain()
-                    break
             if command == b"DATA":
                 writer.write(b"354 go on\r\n")
                 self.taken.append(await reader.readuntil(b"\r\n.\r\n"))
-                if self.at == b"DATA" and self.mails in self.nth:
-                    writer.write(self.saying)
-                    await writer.drain()
-                    break
+            if command.startswith(self.at) and self.mails in self.nth:
+                writer.write(self.saying)
+                await writer.drain()
+                break
+            if command == b"DATA":
                 writer.write(b"250 queued\r\n")
             elif command == b"QUIT":
                 writer.write(b"221 bye\r\n")

@@ -45,17 +45,24 @@ def _handle_an_event(**env: str) -> dict[str, object]:
     return json.loads(out.stdout)
 
 
-def test_without_an_exporter_no_span_is_built_and_the_trace_goes_on() -> None:
-    seen = _handle_an_event()
+@pytest.fixture(scope="module")
+def without_exporter() -> dict[str, object]:
+    return _handle_an_event()
+
+
+def test_without_an_exporter_no_span_is_built_and_the_trace_goes_on(
+    without_exporter: dict[str, object],
+) -> None:
+    seen = without_exporter
     assert seen["recording"] is False
     assert seen["published_with"] == UPSTREAM  # what the handler publishes carries it on
     assert seen["metrics_sdk"] is True  # metrics are still counted (readable in tests, exporters)
 
 
-def test_an_event_created_outside_any_trace_starts_one() -> None:
+def test_an_event_created_outside_any_trace_starts_one(without_exporter: dict[str, object]) -> None:
     """Without an exporter no span is active even while an HTTP request is served: an event
     created then gets a trace of its own, which nodes that export follow."""
-    first, second = _handle_an_event()["outside_any_trace"]  # type: ignore[misc]
+    first, second = without_exporter["outside_any_trace"]  # type: ignore[misc]
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", first)
     assert first.split("-")[1] != second.split("-")[1]  # a new trace each time
 

@@ -77,18 +77,13 @@ def redact_query(span: Span, scope: dict[str, Any]) -> None:
     span.set_attribute("url.query", "")
 
 
-def current_traceparent() -> str | None:
-    """The W3C traceparent of the active span, if there is one."""
+def event_traceparent() -> str:
+    """The W3C traceparent of an event created now: the active span's, or a new trace's outside
+    any (no span is active where none is exported), so that an event and all it causes are one
+    trace wherever spans are exported."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    return carrier.get("traceparent")
-
-
-def event_traceparent() -> str:
-    """The traceparent of an event created now: the active span's, or a new trace's outside any
-    (no span is active where none is exported), so that an event and all it causes are one trace
-    wherever spans are exported."""
-    return current_traceparent() or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return carrier.get("traceparent") or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 def context_of(traceparent: str | None) -> Context:
