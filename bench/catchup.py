@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import backlog, bare_loop, sample
 from bench.components import Components
+from bench.options import CATCHUP_SERVICES
 from bench.profiler import PySpy
 from bench.stats import ratio
 from samverkan.devnet.network import ServiceProcess
@@ -15,9 +16,7 @@ from samverkan.runtime import directory_view
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import DIRECTORY_VIEW, RUNTIME, MigrationSource, migrate
 
-# Audit first: the others publish (receipts, notification.sent) onto topics audit reads.
-ORDER = ("audit", "directory", "notification", "referral")
-MIGRATIONS = {s: MigrationSource(s, f"samverkan.{s}") for s in ORDER}
+MIGRATIONS = {s: MigrationSource(s, f"samverkan.{s}") for s in CATCHUP_SERVICES}
 TIMEOUT_S = 900.0
 BARE_RUNS = 3
 
@@ -83,7 +82,7 @@ async def _service(service: str, env: Components, ends: backlog.Offsets) -> dict
     return result
 
 
-async def _run(env: Components, referrals: int) -> dict[str, Any]:
+async def _run(env: Components, referrals: int, services: list[str]) -> dict[str, Any]:
     events = backlog.events(referrals)
     clock = time.perf_counter()
     produced = await backlog.produce(env.bootstrap, events)
@@ -94,7 +93,7 @@ async def _run(env: Components, referrals: int) -> dict[str, Any]:
         "services": {},
     }
     bare_dsn = env.database("bench_bare")
-    for service in ORDER:
+    for service in services:
         ends = backlog.ends_for(produced, backlog.subscribed(service))
         measured = await _service(service, env, ends)
         bare = await _bare(env, bare_dsn, ends)
@@ -127,5 +126,5 @@ async def _bare(
     return median
 
 
-def run(env: Components, referrals: int) -> dict[str, Any]:
-    return asyncio.run(_run(env, referrals))
+def run(env: Components, referrals: int, services: list[str]) -> dict[str, Any]:
+    return asyncio.run(_run(env, referrals, services))

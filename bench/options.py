@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+# The consuming services, in the order they catch up. Audit first: the others publish (receipts,
+# notification.sent) onto topics audit reads.
+CATCHUP_SERVICES = ("audit", "directory", "notification", "referral")
 
 
 @dataclass
@@ -25,6 +28,7 @@ class Options:
     audit_entries: int = 3000  # entries the audit service appends, in consumer-sized batches
     verify_entries: int = 50_000  # entries in the trail when verify is timed
     skip: list[str] = field(default_factory=list)  # parts to leave out: network, catchup, audit
+    services: list[str] = field(default_factory=lambda: list(CATCHUP_SERVICES))  # to catch up
     profile: bool = False  # py-spy flame graphs of each service during catch-up
     out: Path = RESULTS
 
@@ -34,6 +38,16 @@ class Options:
 
 def _floats(text: str) -> list[float]:
     return [float(part) for part in text.split(",") if part.strip()]
+
+
+def _services(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(CATCHUP_SERVICES))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"choose from {', '.join(CATCHUP_SERVICES)} (got {text!r})"
+        )
+    return [s for s in CATCHUP_SERVICES if s in chosen]
 
 
 def parse(argv: list[str] | None = None) -> Options:
@@ -56,6 +70,12 @@ def parse(argv: list[str] | None = None) -> Options:
         type=lambda s: [x for x in s.split(",") if x],
         default=[],
         help="comma-separated parts to leave out: network, catchup, audit",
+    )
+    p.add_argument(
+        "--services",
+        type=_services,
+        default=d.services,
+        help="comma-separated services to catch up, e.g. audit (default: all four)",
     )
     p.add_argument("--profile", action="store_true", help="py-spy flame graph per service")
     p.add_argument("--out", type=Path, default=d.out, help="where results are written")

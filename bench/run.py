@@ -51,7 +51,11 @@ def measure(options: Options) -> dict[str, Any]:
             profile_to = options.out if options.profile else None
             with Components(rss, profile_to=profile_to) as env:
                 if "catchup" not in options.skip:
-                    _part(results, "catchup", lambda: catchup.run(env, options.backlog))
+                    _part(
+                        results,
+                        "catchup",
+                        lambda: catchup.run(env, options.backlog, options.services),
+                    )
                 if "audit" not in options.skip:
                     _part(
                         results,

@@ -24,6 +24,14 @@ def test_flags_parse_into_options() -> None:
     options = parse(["--rate", "5", "--steps", "5,10", "--skip", "audit", "--backlog", "10"])
     assert options.rate == 5 and options.steps == [5.0, 10.0]
     assert options.skip == ["audit"] and options.backlog == 10
+    assert set(options.services) == SERVICES  # every consuming service catches up by default
+
+
+def test_services_to_catch_up_are_named_and_checked() -> None:
+    assert parse(["--services", "referral,audit"]).services == ["audit", "referral"]
+    for wrong in ("audti", "", "audit,mail"):
+        with pytest.raises(SystemExit):
+            parse(["--services", wrong])
 
 
 def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
