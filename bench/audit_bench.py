@@ -69,7 +69,7 @@ async def _insert_bare(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
         await conn.execute("CREATE TABLE audit_bare (LIKE audit_log INCLUDING ALL)")
     now = datetime.now(UTC)
     entries = [_entry(event, seq, now) for seq, event in enumerate(events)]
-    rows = [store.row(entry, GENESIS, GENESIS, entry.leaf_bytes()) for entry in entries]
+    rows = [store.row(entry.seq, entry, GENESIS, GENESIS, entry.leaf_bytes()) for entry in entries]
     started = time.perf_counter()
     for start in range(0, len(rows), BATCH):
         async with pool.acquire() as conn, conn.transaction():

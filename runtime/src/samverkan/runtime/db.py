@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from samverkan.contracts import CloudEvent
 from samverkan.runtime import faults
@@ -71,7 +72,9 @@ _JSONB_VERSION = b"\x01"
 
 
 def _jsonb_encode(value: Any) -> bytes:
-    return _JSONB_VERSION + json.dumps(value).encode()
+    # orjson: a tenth of json's time, for what every outbox row and audit entry writes. Postgres
+    # parses the text, so its spelling (raw UTF-8, no spaces) does not matter.
+    return _JSONB_VERSION + orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _jsonb_decode(data: bytes) -> Any:

@@ -7,10 +7,11 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from samverkan.audit import merkle
 
@@ -40,12 +41,14 @@ class Entry:
     payload_sha256: bytes | None = None
     actor: str | None = None
 
-    def leaf_fields(self) -> dict[str, Any]:
-        """The leaf as JSON-ready fields: times in ISO 8601 UTC, bytes in hex."""
-        # A shallow dict, not dataclasses.asdict: asdict deep-copies every value, and that copy
+    def leaf_fields(self, seq: int | None = None) -> dict[str, Any]:
+        """The leaf as JSON-ready fields: times in ISO 8601 UTC, bytes in hex. `seq`: the place
+        the entry is being appended at, when not yet its own."""
+        # A shallow copy, not dataclasses.asdict: asdict deep-copies every value, and that copy
         # was three quarters of the verify command's time. The headers list is only read.
-        fields: dict[str, Any] = {f.name: getattr(self, f.name) for f in _FIELDS}
+        fields: dict[str, Any] = self.__dict__.copy()
         fields.update(
+            seq=self.seq if seq is None else seq,
             event_id=str(self.event_id),
             event_time=_utc(self.event_time),
             recorded_at=_utc(self.recorded_at),
@@ -59,9 +62,9 @@ class Entry:
                 del fields[late]
         return fields
 
-    def leaf_bytes(self) -> bytes:
+    def leaf_bytes(self, seq: int | None = None) -> bytes:
         """Canonical bytes: sorted-key compact JSON of `leaf_fields`."""
-        return canonical_json(self.leaf_fields())
+        return canonical_json(self.leaf_fields(seq))
 
     def leaf_hash(self) -> bytes:
         return merkle.leaf_hash(self.leaf_bytes())
@@ -90,9 +93,6 @@ class Entry:
         )
 
 
-_FIELDS = dataclass_fields(Entry)
-
-
 def _utc(moment: datetime) -> str:
     """One spelling per instant: Postgres hands times back in UTC, whatever offset came in."""
     if moment.tzinfo is None:
@@ -101,6 +101,18 @@ def _utc(moment: datetime) -> str:
 
 
 def canonical_json(fields: Any) -> bytes:
+    """Sorted-key compact JSON in ASCII, non-ASCII and control characters escaped: the bytes the
+    database's leaf check builds too (migration 0004). json defines them. orjson writes the same
+    bytes, ten times faster, for a leaf with nothing to escape (strings, integers, null and lists
+    only: a leaf holds no floats), which is nearly every leaf."""
+    try:
+        data = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, say, which json does write
+        pass
+    else:
+        # json escapes DEL as well, which is ASCII.
+        if data.isascii() and b"\\" not in data and b"\x7f" not in data:
+            return data
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -29,35 +28,33 @@ COLUMNS = [  # what an append writes, in the order of `row`
 ]  # fmt: skip
 
 
-async def append(conn: asyncpg.Connection, entry: Entry) -> Entry:
+async def append(conn: asyncpg.Connection, entry: Entry) -> None:
     """Append `entry` (its seq is assigned here) inside the caller's transaction."""
-    return (await append_many(conn, [entry]))[0]
+    await append_many(conn, [entry])
 
 
-async def append_many(conn: asyncpg.Connection, entries: Sequence[Entry]) -> list[Entry]:
-    """Append `entries` in order, with one lock, one read of the head and one round of inserts."""
+async def append_many(conn: asyncpg.Connection, entries: Sequence[Entry]) -> None:
+    """Append `entries` in order, with one lock, one read of the head and one round of inserts.
+    Each is written at the next seq, whatever seq it holds."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
     last = await conn.fetchrow("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
     seq = last["seq"] + 1 if last else 0
     prev = bytes(last["entry_hash"]) if last else GENESIS
-    appended, rows = [], []
+    rows = []
     for entry in entries:
-        entry = dataclasses.replace(entry, seq=seq)
-        data = entry.leaf_bytes()
+        data = entry.leaf_bytes(seq)
         leaf = merkle.leaf_hash(data)
         prev = chain(prev, leaf)
-        appended.append(entry)
-        rows.append(row(entry, leaf, prev, data))
+        rows.append(row(seq, entry, leaf, prev, data))
         seq += 1
     # COPY: measured on batches of 500 entries (~3 KB rows), 1.4-2x as fast as executemany.
     await conn.copy_records_to_table("audit_log", records=rows, columns=COLUMNS)
-    return appended
 
 
-def row(entry: Entry, leaf: bytes, link: bytes, data: bytes) -> tuple[object, ...]:
-    """The values of `COLUMNS` for `entry`, its leaf hash, its link and its leaf's bytes."""
+def row(seq: int, entry: Entry, leaf: bytes, link: bytes, data: bytes) -> tuple[object, ...]:
+    """The values of `COLUMNS` for `entry` at `seq`, its leaf hash, its link and its leaf's bytes."""
     return (
-        entry.seq,
+        seq,
         entry.event_id,
         entry.topic,
         entry.partition,
