@@ -92,6 +92,53 @@ async def test_consumer_lag_counts_what_waits_and_falls_when_it_is_applied(
         assert node.consumer.applied_total >= 1
 
 
+def stages(reader: InMemoryMetricReader, group: str) -> dict[str, tuple[int, float]]:
+    return {
+        p.attributes["stage"]: (p.count, p.sum)
+        for p in points(reader, "samverkan.consumer.stage_duration")
+        if p.attributes["consumer"] == group
+    }
+
+
+async def test_each_stage_of_a_batch_is_timed(
+    metric_reader: InMemoryMetricReader, database: str, kafka_bootstrap: str
+) -> None:
+    school, region = unique("school"), unique("region")
+    node, app = build(
+        settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
+    )
+    async with running(node, app):
+        await seed_directory(node, school_to_health_centre(school, region))
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            event = referral_sent(school, region)
+            await producer.send_and_wait(
+                topics.REFERRAL, event.value(), key=event.key(), headers=signed_headers(event)
+            )
+            await eventually("the referral applied", lambda: _applied(node, 1))
+            together = stages(metric_reader, node.group)
+            assert {"parse", "verify", "apply", "commit", "offsets"} <= together.keys()
+            assert all(count >= 1 and seconds > 0 for count, seconds in together.values())
+
+            # Not an event: its batch is decided one record at a time (and dead-lettered).
+            await producer.send_and_wait(topics.REFERRAL, b"not an event", key=event.key())
+            await eventually("the record dead-lettered", lambda: _dead_lettered(node, 1), within=30)
+        finally:
+            await producer.stop()
+        alone = stages(metric_reader, node.group)
+        assert alone["one_by_one"][0] >= 1 and alone["one_by_one"][1] > 0
+        assert alone["parse"][0] > together["parse"][0]
+
+
+async def _applied(node: Any, count: int) -> bool:
+    return node.consumer.applied_total >= count
+
+
+async def _dead_lettered(node: Any, count: int) -> bool:
+    return node.consumer.dead_lettered_total >= count
+
+
 @pytest.fixture
 async def net(postgres: EmbeddedPostgres | None, kafka_bootstrap: str) -> AsyncIterator[Harness]:
     async with harness(postgres, kafka_bootstrap, unique("school"), unique("region")) as h:

@@ -82,6 +82,11 @@ _applied = telemetry.meter.create_counter(
 _dead_lettered = telemetry.meter.create_counter(
     "samverkan.consumer.dead_lettered", unit="{event}", description="Records sent to dead letter"
 )
+_stage_duration = telemetry.meter.create_histogram(
+    "samverkan.consumer.stage_duration",
+    unit="s",
+    description="Time a batch of records spent in each stage of being consumed",
+)
 
 
 class Refused(Exception):
@@ -193,6 +198,28 @@ class Progress:
                 self.waiting.add(item.partition)
 
 
+class Stopwatch:
+    """Where a batch's time goes: each `lap` adds the time since the last one to a stage, and
+    `record` reports them to the stage histogram. The stages, in order: `parse` (records to
+    events), `verify` (keys and signatures), `apply` (inbox claim and handlers), `commit` (the
+    writes left for the end, and the commit), all for a batch applied together; `one_by_one`
+    for one that was not (its failed attempt together, past the last stage it finished, and
+    each event alone); `offsets` (rewinds, the backoff after a failure, the offset commit)."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.spent: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.spent[stage] = self.spent.get(stage, 0.0) + now - self._last
+        self._last = now
+
+    def record(self, group: str) -> None:
+        for stage, seconds in self.spent.items():
+            _stage_duration.record(seconds, {"consumer": group, "stage": stage})
+
+
 class EventConsumer:
     """The one FastStream subscriber of a service: dispatches by event class to plain handlers."""
 
@@ -234,17 +261,22 @@ class EventConsumer:
     async def __call__(self, msg: KafkaMessage) -> None:
         records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
         consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
+        watch = Stopwatch()
         items = [self._item(record) for record in records]
+        watch.lap("parse")
         progress = Progress()
         try:
-            if not await self._apply_together(items, progress):
+            if not await self._apply_together(items, progress, watch):
                 await self._apply_one_by_one(consumer, items, progress)
+                watch.lap("one_by_one")
         except Exception:
             # Nothing may escape: FastStream would swallow it and the next commit would pass
             # over this batch's unsettled records.
             log.exception("batch interrupted; its unsettled records will be read again")
             progress.rewind_unsettled(items)
         await self._settle(consumer, progress)
+        watch.lap("offsets")
+        watch.record(self.group)
 
     async def _apply_one_by_one(
         self, consumer: AIOKafkaConsumer, items: list[Item], progress: Progress
@@ -275,7 +307,9 @@ class EventConsumer:
             return Item(record, invalid=f"unreadable: {type(exc).__name__}")
         return Item(record, event=event, route=self._route(event))
 
-    async def _apply_together(self, items: list[Item], progress: Progress) -> bool:
+    async def _apply_together(
+        self, items: list[Item], progress: Progress, watch: Stopwatch
+    ) -> bool:
         """Apply every event of the batch in one transaction. False, with nothing applied, when
         one of them needs to be decided alone (invalid, refused, not yet, failing)."""
         if any(item.invalid is not None for item in items):
@@ -286,7 +320,8 @@ class EventConsumer:
             try:
                 async with self._uow() as tx:
                     tx.applies_together = True
-                    applied = await self._apply_in(tx, routed, traced=True)
+                    applied = await self._apply_in(tx, routed, traced=True, watch=watch)
+                watch.lap("commit")
             except Exception as exc:
                 log.debug("batch of %d applied one by one: %r", len(items), exc)
                 return False
@@ -295,13 +330,17 @@ class EventConsumer:
             progress.settle(item, Outcome.DONE)
         return True
 
-    async def _apply_in(self, tx: UnitOfWork, items: list[Item], *, traced: bool) -> int:
+    async def _apply_in(
+        self, tx: UnitOfWork, items: list[Item], *, traced: bool, watch: Stopwatch | None = None
+    ) -> int:
         """Verify, claim in the inbox and hand over `items`; return how many were new here.
         `traced`: each handler runs in its event's span (alone, the caller's span covers all)."""
         events = [(item.event, item.record) for item in items if item.event is not None]
         # Before the inbox claim: a forgery must not use up the genuine event's id.
         if self._verify is not None:
             await self._verify(tx, events)
+        if watch is not None:
+            watch.lap("verify")
         new = await tx.claim(self.group, [event.id for event, _ in events])
         applied = 0
         for item in items:
@@ -311,6 +350,8 @@ class EventConsumer:
                 with self._span(item) if traced else contextlib.nullcontext():
                     await item.route.apply(tx, item.event, item.record)
                 applied += 1
+        if watch is not None:
+            watch.lap("apply")
         return applied
 
     async def _apply_alone(self, item: Item) -> Outcome:
