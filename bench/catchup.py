@@ -18,6 +18,7 @@ from samverkan.runtime.migrations import DIRECTORY_VIEW, RUNTIME, MigrationSourc
 
 MIGRATIONS = {s: MigrationSource(s, f"samverkan.{s}") for s in CATCHUP_SERVICES}
 TIMEOUT_S = 900.0
+STAGES_WAIT_S = 5.0  # for the service's next metrics export (every second)
 BARE_RUNS = 3
 
 
@@ -72,6 +73,7 @@ async def _service(service: str, env: Components, ends: backlog.Offsets) -> dict
         group = f"{sample.REGION}.{service}"
         async with backlog.Progress(env.bootstrap, group, ends) as progress:
             result = await _watch(process, progress)
+        result["stages_s"] = await _stages(env, service)
     finally:
         profile = spy.stop() if spy is not None else None
         env.rss.forget(name)
@@ -80,6 +82,14 @@ async def _service(service: str, env: Components, ends: backlog.Offsets) -> dict
         result["profile"] = profile
     result["topics"] = sorted({p.topic for p in ends})
     return result
+
+
+async def _stages(env: Components, service: str) -> dict[str, float]:
+    """What the service says it spent in each stage of consuming, over the whole catch-up: the
+    export after the last batch was committed, which its next export (a second on) includes."""
+    name = f"samverkan-{service}"
+    await asyncio.to_thread(env.metrics.next_export, name, STAGES_WAIT_S)
+    return env.metrics.stages(name)
 
 
 async def _run(env: Components, referrals: int, services: list[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from bench.metrics_sink import MetricsSink
 from bench.processes import service_process
 from bench.rss import RssSampler
 from samverkan.devnet.embedded import EmbeddedKafka, EmbeddedPostgres
@@ -28,6 +29,7 @@ class Components:
         self.kafka = EmbeddedKafka(workdir=self.workdir / "kafka")
         self.postgres = EmbeddedPostgres(workdir=self.workdir / "pg")
         self.mail = MailCatcher()
+        self.metrics = MetricsSink()
 
     @property
     def bootstrap(self) -> str:
@@ -37,7 +39,8 @@ class Components:
         return self.postgres.create_database(name)
 
     def service(self, service: str, principal: str, dsn: str) -> ServiceProcess:
-        return service_process(
+        """The service as a process (not started) that exports its metrics to `metrics`."""
+        process = service_process(
             service,
             principal=principal,
             dsn=dsn,
@@ -45,12 +48,15 @@ class Components:
             smtp=(self.mail.host, self.mail.port),
             logs=self.workdir,
         )
+        process.env |= self.metrics.env
+        return process
 
     def __enter__(self) -> Components:
         try:
             self.kafka.start()
             self.postgres.start()
             self.mail.start()
+            self.metrics.start()
             # The services' own topic layout (partitions), before anything is produced.
             asyncio.run(ensure_topics(KafkaSettings(bootstrap_servers=self.bootstrap)))
         except BaseException:
@@ -65,6 +71,7 @@ class Components:
         tb: TracebackType | None,
     ) -> None:
         self.mail.stop()
+        self.metrics.stop()
         self.postgres.cleanup()
         self.kafka.cleanup()
         shutil.rmtree(self.workdir, ignore_errors=True)

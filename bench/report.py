@@ -69,6 +69,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{_n(s['baseline']['events_per_s']):>13}{_x(s['ratio']):>8}"
                 f"{_n(verifying):>18}{_x(s.get('verifying_ratio', float('nan'))):>8}"
             )
+        add(_stages_table(c["services"]))
     if "audit" in results:
         a = results["audit"]
         add("\nAudit trail")
@@ -93,6 +94,31 @@ def table(results: dict[str, Any]) -> str:
         for t in results["targets"]:
             mark = "met   " if t["met"] else "MISSED"
             add(f"  {mark} {t['target']:<40}{_n(t['value'], 2):>12}  (goal {t['goal']})")
+    return "\n".join(lines)
+
+
+STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")
+
+
+def _stages_table(services: dict[str, Any]) -> str:
+    """Each service's own account (its stage_duration metric), in µs per event of the backlog."""
+    lines = [
+        "\nWhere the catch-up's time went, µs per event (the services' stage_duration metric)",
+        f"  {'service':<14}" + "".join(f"{stage:>11}" for stage in STAGES) + f"{'all':>8}"
+        f"{'catch-up':>10}",
+    ]
+    for service, s in services.items():
+        spent = s.get("stages_s") or {}
+        per_event = [1e6 * spent.get(stage, 0.0) / s["events"] for stage in STAGES]
+        lines.append(
+            f"  {service:<14}"
+            + "".join(f"{_n(us):>11}" for us in per_event)
+            + f"{_n(sum(per_event)):>8}{_n(1e6 / s['events_per_s'] if s['events_per_s'] else math.nan):>10}"
+        )
+    lines.append(
+        "  (catch-up: the whole time per event; what the stages do not cover is waiting for"
+        " records, and the services' other work on the same loop)"
+    )
     return "\n".join(lines)
 
 

@@ -68,6 +68,9 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
         assert _positive(service["events"]) and _positive(service["baseline"]["events_per_s"])
         assert _positive(service["verifying_baseline"]["events_per_s"])
         assert service["curve"] and service["baseline"]["curve"]
+        # The service's own account, exported to the bench's metrics sink: every batch is
+        # parsed and settled, whatever became of it.
+        assert _positive(service["stages_s"]["parse"]) and _positive(service["stages_s"]["offsets"])
 
     audit = results["audit"]
     assert audit["verify"]["entries"] == 200
