@@ -105,6 +105,19 @@ def test_raw_signatures_verify_under_their_key_only() -> None:
     assert not verify_raw(public, signature[:63], b"checkpoint")
 
 
+def test_signatures_are_rfc_8032s() -> None:
+    # RFC 8032, section 7.1, test 2: a one-byte message.
+    seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+    signer = Signer(base64.b64encode(seed).decode(), "key-1")
+    assert base64.b64decode(signer.public_key_b64()).hex() == (
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    )
+    assert signer.sign_bytes(bytes([0x72])).hex() == (
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+        "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+    )
+
+
 def test_a_small_order_key_verifies_nothing() -> None:
     # The identity point as the key, with R = identity and S = 0, satisfies the verification
     # equation for every message; OpenSSL accepts it, libsodium refuses such keys.
