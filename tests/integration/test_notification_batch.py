@@ -3,7 +3,7 @@ own deliveries, and a webhook subscription made during a batch counts from the n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support import (
@@ -16,6 +16,8 @@ from support import (
     unique,
 )
 
+from samverkan.contracts import CloudEvent
+from samverkan.contracts.referral import ReferralReceived, ReferralSent
 from samverkan.devnet.embedded import free_port
 from samverkan.notification import service, store
 from samverkan.notification.app import assemble
@@ -65,7 +67,8 @@ async def test_a_batch_applies_each_event_and_sees_subscriptions_as_they_were(
         async with svc.node.pool.acquire() as conn:
             rows = await conn.fetch("SELECT subscription_id, about_event FROM webhook_deliveries")
             mails = await conn.fetch("SELECT about_event, function FROM deliveries")
-            parties = await store.parties(conn, a.data.referral_id)
+        async with svc.node.uow() as tx:
+            parties = await store.parties(tx, a.data.referral_id)
 
     delivered = {(str(r["subscription_id"]), r["about_event"]) for r in rows}
     assert delivered == {
@@ -78,3 +81,55 @@ async def test_a_batch_applies_each_event_and_sees_subscriptions_as_they_were(
     assert sorted((m["about_event"], m["function"]) for m in mails) == sorted(
         (e.id, "uph") for e in (a, b, c)
     )
+
+
+async def test_parties_and_deadlines_saved_in_a_batch_are_read_back_before_they_are_written(
+    database: str, kafka_bootstrap: str
+) -> None:
+    """A batch holds a referral the school sent and, later in it, the region's receipt: the
+    receipt meets the deadline the send started, though both go into the tables at the end."""
+    school, region = unique("school"), unique("region")
+    options = settings(
+        NotificationSettings,
+        principal=school,
+        dsn=database,
+        kafka=kafka_bootstrap,
+        smtp_port=free_port(),
+    )
+    svc = assemble(options, ManualClock(datetime.now(UTC)))
+    ctx = service.Context(school, options, svc.clock)
+    async with running(svc.node, svc.app):
+        await seed_directory(svc.node, school_to_health_centre(school, region))
+        sent, other = referral_sent(school, region), referral_sent(school, region)
+        assert isinstance(sent.data, ReferralSent) and isinstance(other.data, ReferralSent)
+        receipt = CloudEvent.wrap(
+            ReferralReceived(
+                referral_id=sent.data.referral_id,
+                recipient=sent.data.recipient,
+                received_at=datetime.now(UTC),
+            ),
+            principal=region,
+            service="referral",
+            recipient=school,
+        )
+        async with svc.node.uow() as tx:
+            for event in (sent, other, receipt):
+                await service.on_event(ctx, tx, event)
+            # Nothing is in the tables yet, and the batch still knows both parties.
+            assert await tx.conn.fetchval("SELECT count(*) FROM referral_deadlines") == 0
+            parties = await store.parties(tx, sent.data.referral_id)
+            assert parties is not None and parties.recipient.principal == region
+
+        svc.clock.advance(timedelta(days=30))  # both deadlines long passed
+        async with svc.node.pool.acquire() as conn:
+            deadlines = {
+                r["referral_id"]: r["met_at"]
+                for r in await conn.fetch("SELECT * FROM referral_deadlines")
+            }
+            overdue = await store.overdue(conn, svc.clock.now())
+            saved = await conn.fetchval("SELECT count(*) FROM referral_parties")
+
+    assert saved == 2
+    assert deadlines[sent.data.referral_id] is not None  # met by the receipt in the same batch
+    assert deadlines[other.data.referral_id] is None
+    assert [r["referral_id"] for r in overdue] == [other.data.referral_id]

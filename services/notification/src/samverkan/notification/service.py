@@ -38,7 +38,7 @@ async def on_event(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> None:
     parties = await _watch(ctx, tx, event, data) if isinstance(data, ReferralSent) else None
     if referral_id is not None:
         await _meet(ctx, tx, event, referral_id)
-        parties = parties or await store.parties(tx.conn, referral_id)
+        parties = parties or await store.parties(tx, referral_id)
     for order in routing.mails(event, ctx.principal, parties):
         await _record_mail(ctx, tx, event, order)
     if webhook_payload.deliverable(event, ctx.principal):
@@ -54,16 +54,16 @@ async def _watch(
     if event.recipientprincipal == ctx.principal and sent.recipient.principal != ctx.principal:
         raise Refused("the recipient function belongs to another principal than the event names")
     parties = routing.Parties(sender=sent.sender, recipient=sent.recipient)
-    await store.save_parties(tx.conn, sent.referral_id, parties)
+    store.save_parties(tx, sent.referral_id, parties)
     s = ctx.settings
     if sent.sender.principal == ctx.principal:
         days = s.receipt_deadline_working_days
         due = deadlines.due_at(sent.sent_at, days)
-        await store.watch_deadline(tx.conn, sent.referral_id, "not-received", days, due)
+        store.watch_deadline(tx, sent.referral_id, "not-received", days, due)
     if sent.recipient.principal == ctx.principal:
         days = s.decision_deadline_working_days
         due = deadlines.due_at(sent.sent_at, days)
-        await store.watch_deadline(tx.conn, sent.referral_id, "not-decided", days, due)
+        store.watch_deadline(tx, sent.referral_id, "not-decided", days, due)
     return parties
 
 
@@ -74,7 +74,7 @@ async def _meet(ctx: Context, tx: UnitOfWork, event: CloudEvent, referral_id: ob
     if isinstance(event.data, routing.MEETS_DECISION):
         stages.append("not-decided")
     if stages:
-        await store.meet_deadlines(tx.conn, referral_id, stages, ctx.clock.now())  # type: ignore[arg-type]
+        await store.meet_deadlines(tx, referral_id, stages, ctx.clock.now())  # type: ignore[arg-type]
 
 
 async def _record_mail(

@@ -1,8 +1,10 @@
-"""SQL for the notification service's tables (asyncpg), nothing else."""
+"""SQL for the notification service's tables (asyncpg), and the rows a transaction leaves for
+its end."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,22 +15,59 @@ from samverkan.contracts.parties import FunctionRef
 from samverkan.notification.routing import Parties
 from samverkan.runtime.db import UnitOfWork
 
+_PENDING = "notification.pending"  # in a transaction's memo: parties and deadlines to write
 
-async def save_parties(conn: asyncpg.Connection, referral_id: UUID, parties: Parties) -> None:
-    await conn.execute(
-        "INSERT INTO referral_parties VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        referral_id,
-        parties.sender.principal,
-        parties.sender.function,
-        parties.recipient.principal,
-        parties.recipient.function,
+
+@dataclass
+class _Pending:
+    """Parties and deadlines a transaction saved, written together just before it commits: one
+    executemany each for a whole batch of events, not a round trip each. What the transaction
+    reads back before then (`parties`, `meet_deadlines`) it finds here."""
+
+    parties: dict[UUID, Parties] = field(default_factory=dict)
+    # (referral, stage) → [referral_id, stage, working_days, due_at, met_at]
+    deadlines: dict[tuple[UUID, str], list[Any]] = field(default_factory=dict)
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        # Parties first: a deadline refers to its referral's parties.
+        if self.parties:
+            await conn.executemany(
+                "INSERT INTO referral_parties VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [
+                    (rid, p.sender.principal, p.sender.function, p.recipient.principal,
+                     p.recipient.function)
+                    for rid, p in self.parties.items()
+                ],
+            )  # fmt: skip
+        if self.deadlines:
+            await conn.executemany(
+                "INSERT INTO referral_deadlines (referral_id, stage, working_days, due_at, met_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [tuple(row) for row in self.deadlines.values()],
+            )
+
+
+def _pending(tx: UnitOfWork) -> _Pending:
+    pending: _Pending | None = tx.memo.get(_PENDING)
+    if pending is None:
+        created = tx.memo[_PENDING] = _Pending()
+        tx.before_commit(lambda: created.write(tx.conn))
+        return created
+    return pending
+
+
+def save_parties(tx: UnitOfWork, referral_id: UUID, parties: Parties) -> None:
+    """Remember a referral's parties (the first saved stay, as in the table)."""
+    _pending(tx).parties.setdefault(referral_id, parties)
+
+
+async def parties(tx: UnitOfWork, referral_id: UUID) -> Parties | None:
+    row = await tx.conn.fetchrow(
+        "SELECT * FROM referral_parties WHERE referral_id = $1", referral_id
     )
-
-
-async def parties(conn: asyncpg.Connection, referral_id: UUID) -> Parties | None:
-    row = await conn.fetchrow("SELECT * FROM referral_parties WHERE referral_id = $1", referral_id)
     if row is None:
-        return None
+        pending: _Pending | None = tx.memo.get(_PENDING)
+        return pending.parties.get(referral_id) if pending else None
     return Parties(
         sender=FunctionRef(principal=row["sender_principal"], function=row["sender_function"]),
         recipient=FunctionRef(
@@ -37,23 +76,25 @@ async def parties(conn: asyncpg.Connection, referral_id: UUID) -> Parties | None
     )
 
 
-async def watch_deadline(
-    conn: asyncpg.Connection, referral_id: UUID, stage: str, working_days: int, due: datetime
+def watch_deadline(
+    tx: UnitOfWork, referral_id: UUID, stage: str, working_days: int, due: datetime
 ) -> None:
-    await conn.execute(
-        "INSERT INTO referral_deadlines (referral_id, stage, working_days, due_at)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        referral_id,
-        stage,
-        working_days,
-        due,
+    """Watch a stage's deadline (the first watch of a stage stays, as in the table)."""
+    _pending(tx).deadlines.setdefault(
+        (referral_id, stage), [referral_id, stage, working_days, due, None]
     )
 
 
 async def meet_deadlines(
-    conn: asyncpg.Connection, referral_id: UUID, stages: Sequence[str], at: datetime
+    tx: UnitOfWork, referral_id: UUID, stages: Sequence[str], at: datetime
 ) -> None:
-    await conn.execute(
+    pending: _Pending | None = tx.memo.get(_PENDING)
+    if pending is not None:
+        for stage in stages:
+            row = pending.deadlines.get((referral_id, stage))
+            if row is not None and row[4] is None:
+                row[4] = at  # met before it is written
+    await tx.conn.execute(
         "UPDATE referral_deadlines SET met_at = $3"
         " WHERE referral_id = $1 AND stage = ANY($2::text[]) AND met_at IS NULL",
         referral_id,
