@@ -4,6 +4,7 @@ own deliveries, and a webhook subscription made during a batch counts from the n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from support import (
@@ -30,20 +31,25 @@ pytestmark = pytest.mark.integration
 SENT = "se.samverkan.referral.sent.v1"
 
 
-async def test_a_batch_applies_each_event_and_sees_subscriptions_as_they_were(
-    database: str, kafka_bootstrap: str
-) -> None:
-    school, region = unique("school"), unique("region")
+def notification(principal: str, database: str, kafka: str) -> tuple[Any, service.Context]:
+    """The service of `principal`, on a manual clock, with the context its consumer gives it."""
     options = settings(
         NotificationSettings,
-        principal=region,
+        principal=principal,
         dsn=database,
-        kafka=kafka_bootstrap,
+        kafka=kafka,
         smtp_port=free_port(),  # no relay: deliveries stay pending where the test reads them
         webhook_allow_http=True,
     )
     svc = assemble(options, ManualClock(datetime.now(UTC)))
-    ctx = service.Context(region, options, svc.clock)
+    return svc, service.Context(principal, options, svc.clock)
+
+
+async def test_a_batch_applies_each_event_and_sees_subscriptions_as_they_were(
+    database: str, kafka_bootstrap: str
+) -> None:
+    school, region = unique("school"), unique("region")
+    svc, ctx = notification(region, database, kafka_bootstrap)
     admin = token(region, None, Role.ADMIN)
 
     async def subscribe(name: str) -> str:
@@ -89,15 +95,7 @@ async def test_parties_and_deadlines_saved_in_a_batch_are_read_back_before_they_
     """A batch holds a referral the school sent and, later in it, the region's receipt: the
     receipt meets the deadline the send started, though both go into the tables at the end."""
     school, region = unique("school"), unique("region")
-    options = settings(
-        NotificationSettings,
-        principal=school,
-        dsn=database,
-        kafka=kafka_bootstrap,
-        smtp_port=free_port(),
-    )
-    svc = assemble(options, ManualClock(datetime.now(UTC)))
-    ctx = service.Context(school, options, svc.clock)
+    svc, ctx = notification(school, database, kafka_bootstrap)
     async with running(svc.node, svc.app):
         await seed_directory(svc.node, school_to_health_centre(school, region))
         sent, other = referral_sent(school, region), referral_sent(school, region)
