@@ -75,11 +75,12 @@ class MetricsSink:
                     self._stages[service] = stages
                 self._received.notify_all()
 
-    def next_export(self, service: str, timeout: float) -> bool:
-        """Wait (blocking) for the service's next export; False if none came within `timeout`."""
+    def exports_after(self, service: str, count: int, timeout: float) -> bool:
+        """Wait (blocking) until `count` more exports of the service arrived; False if they did
+        not within `timeout`."""
         with self._received:
-            seen = self._exports.get(service, 0)
-            return self._received.wait_for(lambda: self._exports.get(service, 0) > seen, timeout)
+            wanted = self._exports.get(service, 0) + count
+            return self._received.wait_for(lambda: self._exports.get(service, 0) >= wanted, timeout)
 
     def stages(self, service: str) -> dict[str, float]:
         """Seconds per stage, summed over every batch the service reported so far."""

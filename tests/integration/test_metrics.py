@@ -116,27 +116,32 @@ async def test_each_stage_of_a_batch_is_timed(
             await producer.send_and_wait(
                 topics.REFERRAL, event.value(), key=event.key(), headers=signed_headers(event)
             )
-            await eventually("the referral applied", lambda: _applied(node, 1))
-            together = stages(metric_reader, node.group)
+            # A batch's stages are recorded once its offsets are committed, after it applied.
+            together = await eventually(
+                "the applied batch's stages", lambda: _timed(metric_reader, node.group, "commit")
+            )
+            assert node.consumer.applied_total == 1
             assert {"parse", "verify", "apply", "commit", "offsets"} <= together.keys()
             assert all(count >= 1 and seconds > 0 for count, seconds in together.values())
 
             # Not an event: its batch is decided one record at a time (and dead-lettered).
             await producer.send_and_wait(topics.REFERRAL, b"not an event", key=event.key())
-            await eventually("the record dead-lettered", lambda: _dead_lettered(node, 1), within=30)
+            alone = await eventually(
+                "the one-by-one batch's stages",
+                lambda: _timed(metric_reader, node.group, "one_by_one"),
+                within=30,
+            )
         finally:
             await producer.stop()
-        alone = stages(metric_reader, node.group)
-        assert alone["one_by_one"][0] >= 1 and alone["one_by_one"][1] > 0
-        assert alone["parse"][0] > together["parse"][0]
+        assert node.consumer.dead_lettered_total == 1
+        assert alone["one_by_one"][1] > 0 and alone["parse"][0] > together["parse"][0]
 
 
-async def _applied(node: Any, count: int) -> bool:
-    return node.consumer.applied_total >= count
-
-
-async def _dead_lettered(node: Any, count: int) -> bool:
-    return node.consumer.dead_lettered_total >= count
+async def _timed(
+    reader: InMemoryMetricReader, group: str, stage: str
+) -> dict[str, tuple[int, float]] | None:
+    found = stages(reader, group)
+    return found if found.get(stage, (0, 0.0))[0] >= 1 else None
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def notification(principal: str, database: str, kafka: str) -> tuple[Any, servic
         kafka=kafka,
         smtp_port=free_port(),  # no relay: deliveries stay pending where the test reads them
         webhook_allow_http=True,
+        deadline_poll_interval_s=3600,  # the reminders loop must not act on the moved clock
     )
     svc = assemble(options, ManualClock(datetime.now(UTC)))
     return svc, service.Context(principal, options, svc.clock)

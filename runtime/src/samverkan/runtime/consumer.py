@@ -86,6 +86,22 @@ _stage_duration = telemetry.meter.create_histogram(
     "samverkan.consumer.stage_duration",
     unit="s",
     description="Time a batch of records spent in each stage of being consumed",
+    explicit_bucket_boundaries_advisory=(
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+    ),  # the default buckets (0 to 10,000) are made for milliseconds
 )
 
 

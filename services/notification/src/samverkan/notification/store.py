@@ -21,8 +21,10 @@ _PENDING = "notification.pending"  # in a transaction's memo: parties and deadli
 @dataclass
 class _Pending:
     """Parties and deadlines a transaction saved, written together just before it commits: one
-    executemany each for a whole batch of events, not a round trip each. What the transaction
-    reads back before then (`parties`, `meet_deadlines`) it finds here."""
+    executemany each for a whole batch of events, not a round trip each. `parties` falls back
+    to them when the table has none; `meet_deadlines` marks them met as well as stored ones. A
+    savepoint would not undo them: nothing in notification takes one, and what did would have
+    to mend this memo itself."""
 
     parties: dict[UUID, Parties] = field(default_factory=dict)
     # (referral, stage) → [referral_id, stage, working_days, due_at, met_at]
