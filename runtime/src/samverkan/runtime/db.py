@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -85,6 +85,8 @@ def _jsonb_decode(data: bytes) -> Any:
     return json.loads(data[1:])
 
 
+T = TypeVar("T")
+
 _OUTBOX_INSERT = (
     "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)"
 )
@@ -151,6 +153,21 @@ class UnitOfWork:
         """Run `callback` at the end of this transaction, before the rows left for the end
         (`write_at_end`); if it fails, nothing commits."""
         self._before_commit.append(callback)
+
+    def gathered(
+        self,
+        key: str,
+        new: Callable[[], T],
+        write: Callable[[asyncpg.Connection, T], Awaitable[None]],
+    ) -> T:
+        """What this transaction gathers under `key` in its memo (made by `new` the first time),
+        written by `write` just before it commits: one round of writes for a whole batch of
+        events. Like the memo, it is not undone by a savepoint."""
+        if key not in self.memo:
+            gathering = self.memo[key] = new()
+            self.before_commit(lambda: write(self.conn, gathering))
+        found: T = self.memo[key]
+        return found
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed (never if it rolls back)."""

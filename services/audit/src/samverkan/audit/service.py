@@ -71,16 +71,8 @@ async def record(
 def _append_at_commit(tx: UnitOfWork, entry: Entry) -> None:
     """Gather the transaction's entries and append them together just before it commits: one
     lock, one read of the head and one round of inserts for a whole batch of events."""
-    pending: list[Entry] | None = tx.memo.get(_PENDING)
-    if pending is None:
-        pending = tx.memo[_PENDING] = []
-        gathered = pending
-
-        async def append() -> None:
-            await store.append_many(tx.conn, gathered)
-
-        tx.before_commit(append)
-    pending.append(entry)
+    entries: list[Entry] = tx.gathered(_PENDING, list, store.append_many)
+    entries.append(entry)
 
 
 def actor_of(data: Event) -> str | None:

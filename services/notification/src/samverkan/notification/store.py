@@ -50,12 +50,7 @@ class _Pending:
 
 
 def _pending(tx: UnitOfWork) -> _Pending:
-    pending: _Pending | None = tx.memo.get(_PENDING)
-    if pending is None:
-        created = tx.memo[_PENDING] = _Pending()
-        tx.before_commit(lambda: created.write(tx.conn))
-        return created
-    return pending
+    return tx.gathered(_PENDING, _Pending, lambda conn, pending: pending.write(conn))
 
 
 def save_parties(tx: UnitOfWork, referral_id: UUID, parties: Parties) -> None:
