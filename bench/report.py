@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from samverkan.runtime.consumer import STAGES
+
 
 def _n(value: float, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -95,9 +97,6 @@ def table(results: dict[str, Any]) -> str:
             mark = "met   " if t["met"] else "MISSED"
             add(f"  {mark} {t['target']:<40}{_n(t['value'], 2):>12}  (goal {t['goal']})")
     return "\n".join(lines)
-
-
-STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")
 
 
 def _stages_table(services: dict[str, Any]) -> str:

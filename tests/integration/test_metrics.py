@@ -47,11 +47,14 @@ def points(reader: InMemoryMetricReader, name: str) -> list[Any]:
     ]
 
 
+def of_consumer(reader: InMemoryMetricReader, name: str, group: str) -> list[Any]:
+    return [p for p in points(reader, name) if p.attributes["consumer"] == group]
+
+
 def lag_of(reader: InMemoryMetricReader, group: str) -> dict[tuple[str, int], int]:
     return {
         (p.attributes["topic"], p.attributes["partition"]): p.value
-        for p in points(reader, "samverkan.consumer.lag")
-        if p.attributes["consumer"] == group
+        for p in of_consumer(reader, "samverkan.consumer.lag", group)
     }
 
 
@@ -95,8 +98,7 @@ async def test_consumer_lag_counts_what_waits_and_falls_when_it_is_applied(
 def stages(reader: InMemoryMetricReader, group: str) -> dict[str, tuple[int, float]]:
     return {
         p.attributes["stage"]: (p.count, p.sum)
-        for p in points(reader, "samverkan.consumer.stage_duration")
-        if p.attributes["consumer"] == group
+        for p in of_consumer(reader, "samverkan.consumer.stage_duration", group)
     }
 
 

@@ -214,6 +214,9 @@ class Progress:
                 self.waiting.add(item.partition)
 
 
+STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")  # in a batch's order
+
+
 class Stopwatch:
     """Where a batch's time goes: each `lap` adds the time since the last one to a stage, and
     `record` reports them to the stage histogram. The stages, in order: `parse` (records to
