@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -133,7 +134,11 @@ class Node:
         if self._subscribe_to:
 
             async def on_message(msg: KafkaMessage) -> None:
-                await self.consumer(msg)
+                # FastStream keeps the message, and with it the whole batch, in a context
+                # variable, and every timer or task started while handling it copies the context:
+                # asyncpg's statement cache keeps one per new statement for five minutes. That kept
+                # several batches alive at once. In a context of its own, a batch goes when done.
+                await asyncio.create_task(self.consumer(msg), context=contextvars.Context())
 
             subscriber = self.broker.subscriber(
                 *self._subscribe_to,

@@ -1,0 +1,52 @@
+"""A consumed batch is freed once it is applied, whatever the handler started on the way (asyncpg
+keeps a timer per prepared statement for five minutes, and a timer keeps the context it was made
+in). Several batches kept alive at once cost a catching-up service tens of MB."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from support import (
+    eventually,
+    referral_sent,
+    running,
+    school_to_health_centre,
+    seed_directory,
+    send_raw,
+    settings,
+    signed_headers,
+    unique,
+)
+
+from samverkan.referral.app import build
+from samverkan.referral.settings import ReferralSettings
+
+pytestmark = pytest.mark.integration
+
+
+def records_holding(value: bytes) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is ConsumerRecord and o.value == value)
+
+
+async def test_an_applied_batch_is_not_kept_alive(database: str, kafka_bootstrap: str) -> None:
+    school, region = unique("school"), unique("region")
+    node, app = build(
+        settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
+    )
+    event = referral_sent(school, region)
+    async with running(node, app):
+        await seed_directory(node, school_to_health_centre(school, region))
+        await send_raw(kafka_bootstrap, [(event, signed_headers(event), event.value())])
+
+        async def applied() -> bool:
+            return node.consumer.applied_total == 1
+
+        async def freed() -> bool:
+            return records_holding(event.value()) == 0
+
+        await eventually("the referral applied", applied)
+        # The first batch prepared every statement it ran, each with a five-minute timer.
+        await eventually("no record of the applied batch left", freed, within=10)
