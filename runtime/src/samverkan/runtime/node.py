@@ -135,9 +135,11 @@ class Node:
 
             async def on_message(msg: KafkaMessage) -> None:
                 # FastStream keeps the message, and with it the whole batch, in a context
-                # variable, and every timer or task started while handling it copies the context:
-                # asyncpg's statement cache keeps one per new statement for five minutes. That kept
-                # several batches alive at once. In a context of its own, a batch goes when done.
+                # variable, and every timer or task started while handling it copies the context.
+                # asyncpg starts five-minute timers: one per statement it prepares, one per
+                # connection returned to the pool (kept, context and all, even once cancelled).
+                # That kept several batches alive at once. In a context of its own, a batch goes
+                # when it is done.
                 await asyncio.create_task(self.consumer(msg), context=contextvars.Context())
 
             subscriber = self.broker.subscriber(
