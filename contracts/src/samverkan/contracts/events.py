@@ -50,4 +50,4 @@ class Event(BaseModel):
     LEGAL_BASIS: ClassVar[LegalBasis] = LegalBasis.NONE
 
     def key(self) -> str:
-        return self.KEY.format_map(dict(self))
+        return self.KEY.format_map(self.__dict__)  # the fields (extras are ignored, not kept)

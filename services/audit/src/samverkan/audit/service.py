@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -77,10 +78,17 @@ def _append_at_commit(tx: UnitOfWork, entry: Entry) -> None:
 
 def actor_of(data: Event) -> str | None:
     """The person who acted, from the payload's `…_by` field holding a person id."""
-    for name, value in data:
-        if name.endswith("_by") and type(value) is str:
+    for name in _by_fields(type(data)):
+        value = getattr(data, name)
+        if type(value) is str:
             return value
     return None
+
+
+@functools.cache
+def _by_fields(event_class: type[Event]) -> tuple[str, ...]:
+    # Named once per class: iterating a model's fields costs ~2 µs an entry.
+    return tuple(name for name in event_class.model_fields if name.endswith("_by"))
 
 
 async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
