@@ -68,7 +68,7 @@ async def _insert_bare(pool: asyncpg.Pool, events: list[CloudEvent]) -> float:
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE audit_bare (LIKE audit_log INCLUDING ALL)")
         # LIKE leaves out the table's storage parameters: without audit_log's toast_tuple_target
-        # each ~3 KB row would be compressed, at twice the server's cost per row.
+        # each ~3 KB row would be compressed, at nearly twice the server's cost per row.
         options = await conn.fetchval(
             "SELECT reloptions FROM pg_class WHERE oid = 'audit_log'::regclass"
         )

@@ -12,7 +12,8 @@ from samverkan.runtime.migrations import RUNTIME, migrate
 pytestmark = pytest.mark.integration
 
 _STORED_AS = """SELECT c.reloptions, array_agg((a.attname, a.attstorage) ORDER BY a.attnum)::text
-    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+    FROM pg_class c
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
     WHERE c.oid = $1::regclass GROUP BY c.reloptions"""
 
 

@@ -10,7 +10,7 @@ import pytest
 from samverkan.audit.service import actor_of
 from samverkan.contracts.consent import ConsentWithdrawn
 from samverkan.contracts.parties import Decider, FunctionRef
-from samverkan.contracts.referral import ReferralSent
+from samverkan.contracts.referral import ReferralSent, ReferralSuperseded, SupersessionCause
 
 pytestmark = pytest.mark.unit
 
@@ -40,3 +40,14 @@ def test_none_when_the_payload_names_no_person() -> None:
         sent_at=datetime.now(UTC),
     )
     assert actor_of(sent) is None
+
+
+def test_a_by_field_that_names_no_person_is_passed_over() -> None:
+    superseded = ReferralSuperseded(
+        referral_id=uuid4(),
+        sender=SCHOOL,
+        superseded_by=uuid4(),  # the referral that replaces it
+        cause=SupersessionCause.FORWARDED,
+        superseded_at=datetime.now(UTC),
+    )
+    assert actor_of(superseded) is None
