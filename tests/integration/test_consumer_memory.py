@@ -15,9 +15,8 @@ from support import (
     running,
     school_to_health_centre,
     seed_directory,
-    send_raw,
+    send_in_order,
     settings,
-    signed_headers,
     unique,
 )
 
@@ -49,7 +48,7 @@ async def test_an_applied_batch_is_not_kept_alive(database: str, kafka_bootstrap
     event = referral_sent(school, region)
     async with running(node, app):
         await seed_directory(node, school_to_health_centre(school, region))
-        await send_raw(kafka_bootstrap, [(event, signed_headers(event), event.value())])
+        await send_in_order(kafka_bootstrap, [event])
 
         async def applied() -> bool:
             return node.consumer.applied_total >= 1

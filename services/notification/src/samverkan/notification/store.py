@@ -19,6 +19,17 @@ _PENDING = "notification.pending"  # in a transaction's memo: parties and deadli
 
 
 @dataclass
+class _Deadline:
+    """A row of referral_deadlines to be written."""
+
+    referral_id: UUID
+    stage: str
+    working_days: int
+    due_at: datetime
+    met_at: datetime | None = None
+
+
+@dataclass
 class _Pending:
     """Parties and deadlines a transaction saved, written together just before it commits: one
     executemany each for a whole batch of events, not a round trip each. `parties` falls back
@@ -27,8 +38,7 @@ class _Pending:
     to mend this memo itself."""
 
     parties: dict[UUID, Parties] = field(default_factory=dict)
-    # (referral, stage) → [referral_id, stage, working_days, due_at, met_at]
-    deadlines: dict[tuple[UUID, str], list[Any]] = field(default_factory=dict)
+    deadlines: dict[tuple[UUID, str], _Deadline] = field(default_factory=dict)
 
     async def write(self, conn: asyncpg.Connection) -> None:
         # Parties first: a deadline refers to its referral's parties.
@@ -45,7 +55,10 @@ class _Pending:
             await conn.executemany(
                 "INSERT INTO referral_deadlines (referral_id, stage, working_days, due_at, met_at)"
                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                [tuple(row) for row in self.deadlines.values()],
+                [
+                    (d.referral_id, d.stage, d.working_days, d.due_at, d.met_at)
+                    for d in self.deadlines.values()
+                ],
             )
 
 
@@ -78,7 +91,7 @@ def watch_deadline(
 ) -> None:
     """Watch a stage's deadline (the first watch of a stage stays, as in the table)."""
     _pending(tx).deadlines.setdefault(
-        (referral_id, stage), [referral_id, stage, working_days, due, None]
+        (referral_id, stage), _Deadline(referral_id, stage, working_days, due)
     )
 
 
@@ -88,9 +101,9 @@ async def meet_deadlines(
     pending: _Pending | None = tx.memo.get(_PENDING)
     if pending is not None:
         for stage in stages:
-            row = pending.deadlines.get((referral_id, stage))
-            if row is not None and row[4] is None:
-                row[4] = at  # met before it is written
+            deadline = pending.deadlines.get((referral_id, stage))
+            if deadline is not None and deadline.met_at is None:
+                deadline.met_at = at  # met before it is written
     await tx.conn.execute(
         "UPDATE referral_deadlines SET met_at = $3"
         " WHERE referral_id = $1 AND stage = ANY($2::text[]) AND met_at IS NULL",
