@@ -3,6 +3,7 @@ fails: the batch is recorded again one event at a time, and the failure costs th
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import date
 
@@ -17,11 +18,13 @@ from support import (
     unique,
 )
 
+from samverkan.audit import service
 from samverkan.audit.app import build
 from samverkan.audit.settings import AuditSettings
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.directory import FunctionPublished, UnitKind
 from samverkan.runtime.broker import ensure_topics
+from samverkan.runtime.db import UnitOfWork
 from samverkan.runtime.node import Node
 from samverkan.runtime.settings import KafkaSettings
 
@@ -51,7 +54,10 @@ async def _backlog(node: Node, events: list[CloudEvent], bootstrap: str) -> None
 
 
 async def test_a_batch_records_every_event_even_when_an_action_fails(
-    database: str, kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+    database: str,
+    kafka_bootstrap: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     school, region = unique("school"), unique("region")
     node, app = build(
@@ -72,6 +78,15 @@ async def test_a_batch_records_every_event_even_when_an_action_fails(
     # A principal may describe only itself: the school's entry about the region is refused
     # there, so it is recorded but not applied.
     forged = [_function(school, region, "kurator"), referral_sent(school, region)]
+    # Python's cyclic collector is paused while a batch is recorded together, and only then.
+    seen: list[tuple[bool, bool]] = []  # (recorded together, collector enabled), per event
+    record = service.record
+
+    async def watched(tx: UnitOfWork, ctx: object, event: CloudEvent, kafka: object) -> None:
+        seen.append((tx.applies_together, gc.isenabled()))
+        await record(tx, ctx, event, kafka)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "record", watched)
     await _backlog(node, backlog, kafka_bootstrap)
     caplog.set_level(logging.DEBUG, logger="samverkan.runtime.consumer")
 
@@ -97,3 +112,5 @@ async def test_a_batch_records_every_event_even_when_an_action_fails(
     assert logged("applied one by one") and logged("could not act") == 1
     assert node.consumer.applied_total == len(backlog + forged)
     assert node.consumer.dead_lettered_total == 0
+    assert set(seen) == {(True, False), (False, True)}  # both happened, each as it should
+    assert gc.isenabled()
