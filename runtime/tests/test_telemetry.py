@@ -16,13 +16,13 @@ UPSTREAM = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 # came with UPSTREAM. (In a process of its own: the tracer provider is set once per process.)
 _HANDLE_AN_EVENT = f"""
 import json, os
-from opentelemetry import metrics
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from samverkan.runtime import telemetry
 telemetry.configure("referral", "vastra-regionen")
-with telemetry.tracer.start_as_current_span("x process", context=telemetry.context_of({UPSTREAM!r})) as span:
+with telemetry.handling("x process", {UPSTREAM!r}, {{}}):
     seen = {{
-        "recording": span.is_recording(),
+        "recording": trace.get_current_span().is_recording(),
         "published_with": telemetry.event_traceparent(),
         "metrics_sdk": isinstance(metrics.get_meter_provider(), MeterProvider),
     }}

@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faststream.kafka.message import KafkaMessage
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import StatusCode
 
 from samverkan.contracts import CloudEvent, Event, InvalidEvent, topics
 from samverkan.contracts.deadletter import DeadLettered
@@ -289,6 +289,8 @@ class EventConsumer:
                 items = [self._item(record) for record in records]
                 watch.lap("parse")
                 together = await self._apply_together(items, progress, watch)
+                if together:
+                    items = []  # the batch's events go before the collector runs again
             if not together:
                 await self._apply_one_by_one(consumer, items, progress)
                 watch.lap("one_by_one")
@@ -422,15 +424,13 @@ class EventConsumer:
             self.applied_total += applied
             _applied.add(applied, {"consumer": self.group})
 
-    @contextlib.contextmanager
-    def _span(self, item: Item) -> Iterator[None]:
+    def _span(self, item: Item) -> contextlib.AbstractContextManager[None]:
         event, record = item.event, item.record
         assert event is not None
-        with telemetry.tracer.start_as_current_span(
+        return telemetry.handling(
             f"{event.type} process",
-            context=telemetry.context_of(event.traceparent),
-            kind=SpanKind.CONSUMER,
-            attributes={
+            event.traceparent,
+            {
                 "messaging.system": "kafka",
                 "messaging.consumer.group.name": self.group,
                 "samverkan.principal": self._principal,
@@ -438,8 +438,7 @@ class EventConsumer:
                 "messaging.message.id": str(event.id),
                 "cloudevents.event_type": event.type,
             },
-        ):
-            yield
+        )
 
     def _route(self, event: CloudEvent) -> Route | None:
         if self._tap is not None:
