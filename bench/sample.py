@@ -1,4 +1,5 @@
-"""The events the benches send: real contract payloads, so sizes and parsing costs are the real ones."""
+"""The events the benches send: real contract payloads, each in a trace of its own as a node's
+events are, so sizes and parsing costs are the real ones."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from samverkan.contracts.directory import FunctionPublished, PublicKeyPublished,
 from samverkan.contracts.envelope import DataClassification, LegalBasis
 from samverkan.contracts.referral import Need, ReferralSent
 from samverkan.runtime.signing import Signer, generate_key
+from samverkan.runtime.telemetry import event_traceparent
 
 SCHOOL = "bench-skola"
 REGION = "bench-region"
@@ -59,6 +61,7 @@ def referral_sent(school: str = SCHOOL, region: str = REGION) -> CloudEvent:
         recipient=region,
         legalbasis=LegalBasis.CONSENT,
         classification=DataClassification.PERSONAL,
+        traceparent=event_traceparent(),
     )
 
 
@@ -75,7 +78,11 @@ def function(principal: str, name: str, unit_kind: UnitKind = UnitKind.SCHOOL) -
         valid_from=START,
     )
     return CloudEvent.wrap(
-        data, principal=principal, service="directory", classification=DataClassification.PUBLIC
+        data,
+        principal=principal,
+        service="directory",
+        classification=DataClassification.PUBLIC,
+        traceparent=event_traceparent(),
     )
 
 
@@ -103,6 +110,7 @@ def public_keys() -> list[CloudEvent]:
             ),
             principal=principal,
             service="directory",
+            traceparent=event_traceparent(),
         )
         for principal, signer in SIGNERS.items()
     ]
