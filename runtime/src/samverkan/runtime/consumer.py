@@ -49,9 +49,12 @@ log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 # Sees every valid event with the record it came in (the audit trail keeps the exact bytes).
 Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
-# Decides whether events may be believed at all (raises Refused or NotYet when one of them may
-# not); runs before any of them is applied.
-Verify = Callable[[UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[None]]
+# Decides whether events may be believed at all: raises Refused or NotYet at once when one of them
+# may not, for what it can tell without checking signatures (keys), and returns the signatures'
+# verdict to await, which raises Refused for a bad one. No event is committed before that.
+Verify = Callable[
+    [UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[Awaitable[None]]
+]
 
 NOT_YET_PAUSE_S = 0.2
 # Applying a batch one record at a time commits its progress this often, and stops after this
@@ -221,8 +224,9 @@ STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")  # in a
 class Stopwatch:
     """Where a batch's time goes: each `lap` adds the time since the last one to a stage, and
     `record` reports them to the stage histogram. The stages, in order: `parse` (records to
-    events), `verify` (keys and signatures), `apply` (inbox claim and handlers), `commit` (the
-    writes left for the end, and the commit), all for a batch applied together; `one_by_one`
+    events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left for
+    the end, waiting for the signatures' verdict, and the commit), all for a batch applied
+    together; `one_by_one`
     for one that was not (its failed attempt together, past the last stage it finished, and
     each event alone); `offsets` (rewinds, the backoff after a failure, the offset commit)."""
 
@@ -361,9 +365,10 @@ class EventConsumer:
         """Verify, claim in the inbox and hand over `items`; return how many were new here.
         `traced`: each handler runs in its event's span (alone, the caller's span covers all)."""
         events = [(item.event, item.record) for item in items if item.event is not None]
-        # Before the inbox claim: a forgery must not use up the genuine event's id.
-        if self._verify is not None:
-            await self._verify(tx, events)
+        verdict = None if self._verify is None else await self._verify(tx, events)
+        if verdict is not None and not tx.applies_together:
+            # Before the inbox claim: a forgery must not use up the genuine event's id.
+            await verdict
         if watch is not None:
             watch.lap("verify")
         new = await tx.claim(self.group, [event.id for event, _ in events])
@@ -375,6 +380,13 @@ class EventConsumer:
                 with self._span(item) if traced else contextlib.nullcontext():
                     await item.route.apply(tx, item.event, item.record)
                 applied += 1
+        if verdict is not None and tx.applies_together:
+            # The signatures are checked on threads meanwhile, and the last thing before the
+            # commit is to await their verdict: until then nothing is committed, so a forgery
+            # rolls back the batch, which is then applied one event at a time, each verified
+            # before its claim. Checking them so, while the batch's writes are under way, keeps
+            # the database's work and the checks side by side on the cores.
+            tx.before_commit(lambda: verdict)
         if watch is not None:
             watch.lap("apply")
         return applied

@@ -19,7 +19,8 @@ principal's directory published, before anything is applied.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
@@ -53,10 +54,10 @@ class Policy:
 
     async def check(
         self, tx: UnitOfWork, batch: Sequence[tuple[CloudEvent, ConsumerRecord]]
-    ) -> None:
-        """Raise if an event of `batch` may not be believed. Every key is looked up in one query
-        and the signatures are verified together; a batch in which keys change is judged one
-        event at a time instead."""
+    ) -> Awaitable[None]:
+        """Look up every key of `batch` in one query, and start verifying its signatures
+        together; return what to await for their verdict, which raises if an event of `batch`
+        may not be believed. A batch in which keys change is judged one event at a time instead."""
         if len(batch) > 1 and any(_changes_keys(event) for event, _ in batch[:-1]):
             raise NotYet(
                 "keys change within this batch: each event is judged after those before it"
@@ -76,13 +77,10 @@ class Policy:
             if public_key is None:
                 public_key = await self._unknown_key(tx, event, key_id)
             checks.append((public_key, (headers, record.value or b"")))
-        verified = await signing.verify_all(checks)
-        for (event, _), (_, key_id), ok in zip(batch, signatures, verified, strict=True):
-            if not ok:
-                raise Refused(
-                    f"security: the signature does not verify under {event.sourceprincipal}'s "
-                    f"key {key_id!r}"
-                )
+        verdict = asyncio.ensure_future(_verdict(batch, signatures, checks))
+        # A batch that fails before it awaits the verdict has no use for it.
+        verdict.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return verdict
 
     async def _unknown_key(self, tx: UnitOfWork, event: CloudEvent, key_id: str) -> str:
         """The key of an event whose key id is not trusted at its time: its own, when it
@@ -113,6 +111,20 @@ class Policy:
             raise Refused(
                 f"security: {principal}'s key {key_id!r} ({found}) is not among the configured "
                 f"fingerprints{unlisted}"
+            )
+
+
+async def _verdict(
+    batch: Sequence[tuple[CloudEvent, ConsumerRecord]],
+    signatures: list[tuple[list[tuple[str, bytes]], str]],
+    checks: list[tuple[str, signing.Record]],
+) -> None:
+    verified = await signing.verify_all(checks)
+    for (event, _), (_, key_id), ok in zip(batch, signatures, verified, strict=True):
+        if not ok:
+            raise Refused(
+                f"security: the signature does not verify under {event.sourceprincipal}'s "
+                f"key {key_id!r}"
             )
 
 
