@@ -1,5 +1,5 @@
 """Nothing forged is believed: unsigned, altered or mis-attributed events are dead-lettered as
-security alerts, nothing of them is applied, and the partition keeps flowing."""
+security alerts, nothing of them is committed, and the partition keeps flowing."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from support import (
 from samverkan.contracts import topics
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
+from samverkan.runtime import signing
 from samverkan.runtime.broker import ensure_topics
 from samverkan.runtime.settings import KafkaSettings
 from samverkan.runtime.signing import Signer
@@ -90,12 +91,13 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
 ) -> None:
     """A forgery refused within a batch sends the batch one event at a time: nothing of the
     batch is applied or claimed in the inbox on the forgery's account, so that the genuine event
-    it copies (same id) still applies, once, and the rest of the batch with it."""
+    it copies (same id) still applies, once, and the rest of the batch with it. The batch is
+    large enough for its signatures to be checked on threads, while it is applied."""
     school, region = unique("school"), unique("region")
     node, app = build(
         settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
     )
-    genuine = [referral_sent(school, region) for _ in range(4)]
+    genuine = [referral_sent(school, region) for _ in range(signing._THREADED_FROM + 4)]
     copied = genuine[2]
     forged_value = json.loads(copied.value())
     forged_value["reason"] = "Ändrad i efterhand"
@@ -103,7 +105,7 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
     # The forgery (same id, altered reason) comes before the genuine event it copies.
     records.insert(2, (copied, signed_headers(copied), json.dumps(forged_value).encode()))
     # Everything is on the broker, and the directory known, before the consumer starts: its
-    # first poll returns all five records, one batch.
+    # first poll returns all the records, one batch.
     await seed_before_start(node, [school, region], school_to_health_centre(school, region))
     await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     await send_raw(kafka_bootstrap, records)
@@ -119,7 +121,7 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
         assert node.consumer.dead_lettered_total == 1
     assert "Ändrad i efterhand" not in reasons
     assert node.consumer.applied_total == len(genuine)
-    # What this test is about: the five came in one batch (with what earlier tests left on the
+    # What this test is about: they all came in one batch (with what earlier tests left on the
     # partition), which the forgery sent one by one.
     sizes = [
         re.search(r"batch of (\d+) applied one by one", r.getMessage()) for r in caplog.records

@@ -51,9 +51,10 @@ Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 Tap = Callable[[UnitOfWork, CloudEvent, ConsumerRecord], Awaitable[None]]
 # Decides whether events may be believed at all: raises Refused or NotYet at once when one of them
 # may not, for what it can tell without checking signatures (keys), and returns the signatures'
-# verdict to await, which raises Refused for a bad one. No event is committed before that.
+# verdict, already under way (a task), which raises Refused for a bad one. No event is committed
+# before it is awaited.
 Verify = Callable[
-    [UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[Awaitable[None]]
+    [UnitOfWork, Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable["asyncio.Future[None]"]
 ]
 
 NOT_YET_PAUSE_S = 0.2
@@ -61,6 +62,7 @@ NOT_YET_PAUSE_S = 0.2
 # long (the rest is read again), well inside the broker's max poll interval.
 ONE_BY_ONE_COMMIT_S = 5.0
 ONE_BY_ONE_LIMIT_S = 60.0
+COLLECTOR_PAUSE_LIMIT_S = 5.0  # see collector_paused; a batch applied together takes ~0.1 s
 NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
 # aiokafka retries a commit for as long as the group coordinator cannot be found or answers with
 # a retriable error: without a bound, one such commit would stall every partition of the consumer
@@ -223,9 +225,9 @@ STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")  # in a
 
 class Stopwatch:
     """Where a batch's time goes: each `lap` adds the time since the last one to a stage, and
-    `record` reports them to the stage histogram. The stages, in order: `parse` (records to
-    events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left for
-    the end, waiting for the signatures' verdict, and the commit), all for a batch applied
+    `record` reports them to the stage histogram. The stages, in order: `parse` (records
+    to events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left
+    for the end, waiting for the signatures' verdict, and the commit), all for a batch applied
     together; `one_by_one`
     for one that was not (its failed attempt together, past the last stage it finished, and
     each event alone); `offsets` (rewinds, the backoff after a failure, the offset commit)."""
@@ -366,7 +368,9 @@ class EventConsumer:
         `traced`: each handler runs in its event's span (alone, the caller's span covers all)."""
         events = [(item.event, item.record) for item in items if item.event is not None]
         verdict = None if self._verify is None else await self._verify(tx, events)
-        if verdict is not None and not tx.applies_together:
+        if verdict is not None and tx.applies_together:
+            tx.verified = verdict  # for the handlers with an effect beyond the transaction
+        elif verdict is not None:
             # Before the inbox claim: a forgery must not use up the genuine event's id.
             await verdict
         if watch is not None:
@@ -381,8 +385,9 @@ class EventConsumer:
                     await item.route.apply(tx, item.event, item.record)
                 applied += 1
         if verdict is not None and tx.applies_together:
-            # The signatures are checked on threads meanwhile, and the last thing before the
-            # commit is to await their verdict: until then nothing is committed, so a forgery
+            # The signatures are checked (a large batch's on threads) meanwhile, and the
+            # transaction awaits their verdict after the handlers' writes and before its own
+            # rows left for the end and its commit: until then nothing is committed, so a forgery
             # rolls back the batch, which is then applied one event at a time, each verified
             # before its claim. Checking them so, while the batch's writes are under way, keeps
             # the database's work and the checks side by side on the cores.
@@ -546,23 +551,25 @@ class EventConsumer:
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Keep Python's cyclic garbage collector from running while a batch is applied together.
+    """Keep Python's cyclic garbage collector from running while a batch is applied together
+    (at most COLLECTOR_PAUSE_LIMIT_S).
 
     A batch's objects (records, events, entries: ~40 per event) live until it is applied, then
     all go at once, freed by their reference counts. Meanwhile every few hundred allocations the
     collector would scan them, three times over as they age through its generations, and find
-    nothing to free: ~9 % of a catching-up audit service's CPU. Paused for one batch, the
-    collector runs again right after it, over what little is left. The pause is process-wide,
-    so whatever else runs on the loop meanwhile (HTTP requests, the outbox relay) is not
-    collected either, for the length of one batch; a batch applied one event at a time, which
-    may take up to a minute, is not paused."""
+    nothing to free: ~9 % of a catching-up audit service's CPU. The pause is process-wide, so
+    whatever else runs on the loop meanwhile (HTTP requests, the outbox relay) is not collected
+    either; the limit bounds that when a batch waits long, on a database that is away, say. A
+    batch applied one event at a time, which may take up to a minute, is not paused."""
     if not gc.isenabled():  # paused already, or switched off by whoever runs the process
         yield
         return
     gc.disable()
+    limit = asyncio.get_running_loop().call_later(COLLECTOR_PAUSE_LIMIT_S, gc.enable)
     try:
         yield
     finally:
+        limit.cancel()
         gc.enable()
 
 

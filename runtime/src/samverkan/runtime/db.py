@@ -111,6 +111,12 @@ class UnitOfWork:
         # whole transaction rolls back and each event is applied again in a transaction of its
         # own. A step that guards itself with a savepoint need not do so in this one.
         self.applies_together = False
+        # Set by the consumer with `applies_together`: the verdict on the batch's signatures,
+        # still being reached while the handlers run (it is awaited before the commit, and a
+        # forgery rolls the transaction back). A handler's writes to the transaction need not
+        # wait for it; anything it does beyond the transaction must either wait until after the
+        # commit (`after_commit`) or await this first, such as a log line that raises an alarm.
+        self.verified: Awaitable[None] | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         self.conn = await self._pool.acquire()

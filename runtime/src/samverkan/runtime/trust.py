@@ -1,9 +1,11 @@
 """Is an event really from the principal it names? Its signature, checked against the keys that
-principal's directory published, before anything is applied.
+principal's directory published, before anything it causes is committed. (A batch applied
+together is handled while its signatures are checked on threads; its transaction awaits their
+verdict before it commits, and a forgery rolls it back.)
 
 - Unsigned, a bad signature, or a key the named principal had revoked (or lost) by the event's
   time → refused as a security alert: dead-lettered, so every audit service records it, and
-  nothing is applied.
+  nothing of it is committed.
 - A key id this node has not seen for that principal → "not yet": its announcement may still be
   on its way, on another partition of the directory topic. All of a principal's waiting events
   share one retry window; past it they are dead-lettered too, so a flood of events under made-up
@@ -20,7 +22,7 @@ principal's directory published, before anything is applied.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
@@ -54,7 +56,7 @@ class Policy:
 
     async def check(
         self, tx: UnitOfWork, batch: Sequence[tuple[CloudEvent, ConsumerRecord]]
-    ) -> Awaitable[None]:
+    ) -> asyncio.Future[None]:
         """Look up every key of `batch` in one query, and start verifying its signatures
         together; return what to await for their verdict, which raises if an event of `batch`
         may not be believed. A batch in which keys change is judged one event at a time instead."""

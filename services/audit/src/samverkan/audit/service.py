@@ -104,6 +104,10 @@ async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
         act = _apply_directory
     else:
         return
+    if act is not _apply_directory and tx.verified is not None:
+        # Witnessing logs alarms (a fork, a cosignature that does not verify), which a forged
+        # event must not raise: it waits for the batch's signatures. Checkpoints are rare.
+        await tx.verified
     if tx.applies_together:
         # Should it fail, the consumer records each event of the batch again alone, in the
         # savepoint below; here a savepoint would add two round trips to every such event.
