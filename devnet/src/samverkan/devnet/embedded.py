@@ -42,6 +42,7 @@ _LIVE: set[_Managed] = set()  # created and not yet cleaned up; torn down at int
 
 
 _LOWEST_PORT = 10_000
+_HANDED_OUT: set[int] = set()  # by free_port in this process: each is someone's, bound or not yet
 
 
 def _ephemeral_floor() -> int | None:
@@ -56,20 +57,33 @@ def free_port() -> int:
 
     Picked at random below the kernel's ephemeral range where there is room: a port from that
     range may be taken by any outgoing connection (to Postgres, to the broker) between this call
-    and the server binding it."""
+    and the server binding it. Never the same port twice in one process: a network's servers
+    get their ports before any of them binds, and two of them given the same port would make
+    one fail to start."""
     floor = _ephemeral_floor()
     if floor is not None and floor - _LOWEST_PORT >= 1000:
         for _ in range(100):
             port = random.randrange(_LOWEST_PORT, floor)
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
+            if port not in _HANDED_OUT and _bindable(port):
+                _HANDED_OUT.add(port)
                 return port
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free TCP port on 127.0.0.1")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _port_open(port: int) -> bool:
