@@ -111,22 +111,23 @@ class OutboxRelay:
         if not rows:
             return 0
         faults.point("relay.before_publish")
-        spans, futures = [], []
+        spans, futures, tracing = [], [], telemetry.tracing()
         for r in rows:
             headers = dict(r["headers"])
-            # The event's own trace, not the relay loop's, is the parent of its publish span.
-            span = telemetry.tracer.start_span(
-                f"{r['topic']} publish",
-                context=telemetry.context_of(headers.get("traceparent")),
-                kind=SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": r["topic"],
-                    "messaging.message.id": headers.get("ce_id", ""),
-                    "cloudevents.event_type": headers.get("ce_type", ""),
-                },
-            )
-            spans.append(span)
+            if tracing:
+                # The event's own trace, not the relay loop's, is the parent of its publish span.
+                span = telemetry.tracer.start_span(
+                    f"{r['topic']} publish",
+                    context=telemetry.context_of(headers.get("traceparent")),
+                    kind=SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": r["topic"],
+                        "messaging.message.id": headers.get("ce_id", ""),
+                        "cloudevents.event_type": headers.get("ce_type", ""),
+                    },
+                )
+                spans.append(span)
             if self._signer is not None:
                 headers = self._signer.sign_record(headers, r["value"])
             futures.append(

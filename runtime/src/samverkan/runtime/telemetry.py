@@ -89,6 +89,12 @@ def event_traceparent() -> str:
     return carrier.get("traceparent") or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
+def tracing() -> bool:
+    """Whether spans are built: a tracer provider is installed (`configure` installs one where
+    traces are exported). Without one, even a no-op span costs a few µs an event."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @contextlib.contextmanager
 def handling(name: str, traceparent: str | None, attributes: dict[str, Any]) -> Iterator[None]:
     """Run the handling of an event in its trace: as a consumer span of it where spans are built;
@@ -96,7 +102,7 @@ def handling(name: str, traceparent: str | None, attributes: dict[str, Any]) -> 
     event's traceparent on. That is what OpenTelemetry's no-op tracer would do too, but its span
     machinery cost a catching-up consumer ~7 µs an event."""
     parent = context_of(traceparent)
-    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):  # none installed
+    if not tracing():
         token = otel_context.attach(parent)
         try:
             yield
