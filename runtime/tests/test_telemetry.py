@@ -20,7 +20,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from samverkan.runtime import telemetry
 telemetry.configure("referral", "vastra-regionen")
-with telemetry.handling("x process", {UPSTREAM!r}, {{}}):
+with telemetry.handling("x process", {UPSTREAM!r}, dict):
     seen = {{
         "recording": trace.get_current_span().is_recording(),
         "published_with": telemetry.event_traceparent(),

@@ -441,13 +441,13 @@ class EventConsumer:
             self.applied_total += applied
             _applied.add(applied, {"consumer": self.group})
 
-    def _span(self, item: Item) -> contextlib.AbstractContextManager[None]:
+    def _span(self, item: Item) -> contextlib.AbstractContextManager[object]:
         event, record = item.event, item.record
         assert event is not None
         return telemetry.handling(
             f"{event.type} process",
             event.traceparent,
-            {
+            lambda: {
                 "messaging.system": "kafka",
                 "messaging.consumer.group.name": self.group,
                 "samverkan.principal": self._principal,
