@@ -59,6 +59,18 @@ def test_headers_outside_the_envelope_are_not_covered() -> None:
     assert canonical_bytes(HEADERS, VALUE) == canonical_bytes(moved, VALUE)
 
 
+def test_the_signed_bytes_keep_their_layout() -> None:
+    """Other nodes sign and verify these exact bytes: signed headers sorted by name, each
+    `name=value`, then the value, every part after its length in 4 big-endian bytes."""
+    assert canonical_bytes(HEADERS, VALUE) == (
+        b"\x00\x00\x00\x07ce_id=1"
+        b"\x00\x00\x00\x22ce_sourceprincipal=vastra-regionen"
+        b"\x00\x00\x00\x29ce_type=se.samverkan.referral.accepted.v1"
+        b"\x00\x00\x00\x1dcontent-type=application/json"
+        b"\x00\x00\x00\x14" + VALUE
+    )
+
+
 def test_a_malformed_key_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Signer("c2hvcnQ=", "key-1")
