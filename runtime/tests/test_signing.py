@@ -71,6 +71,27 @@ def test_the_signed_bytes_keep_their_layout() -> None:
     )
 
 
+def test_the_signed_bytes_keep_their_layout_at_the_edges() -> None:
+    """Repeated names (ordered by value), an empty value, a name beyond ASCII (its UTF-8 bytes
+    counted), and what is never signed: the signature headers, and names outside the envelope."""
+    headers = [
+        ("ce_x", b"b"),
+        ("authorization", b"z"),
+        ("ce_x", b"a"),
+        ("ce_y", b""),
+        ("ce_\u00e5", b"1"),
+        ("ce_signature", b"s"),
+        ("ce_signaturekeyid", b"k"),
+    ]
+    assert canonical_bytes(headers, b"") == (
+        b"\x00\x00\x00\x06ce_x=a"
+        b"\x00\x00\x00\x06ce_x=b"
+        b"\x00\x00\x00\x05ce_y="
+        b"\x00\x00\x00\x07ce_\xc3\xa5=1"
+        b"\x00\x00\x00\x00"
+    )
+
+
 def test_a_malformed_key_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Signer("c2hvcnQ=", "key-1")

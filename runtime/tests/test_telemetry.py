@@ -20,12 +20,23 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from samverkan.runtime import telemetry
 telemetry.configure("referral", "vastra-regionen")
-with telemetry.handling("x process", {UPSTREAM!r}, dict):
+made = []
+def attributes():
+    made.append(True)
+    return {{}}
+with telemetry.handling("x process", {UPSTREAM!r}, attributes):
     seen = {{
         "recording": trace.get_current_span().is_recording(),
         "published_with": telemetry.event_traceparent(),
         "metrics_sdk": isinstance(metrics.get_meter_provider(), MeterProvider),
     }}
+seen["attributes_made"] = bool(made)
+try:
+    with telemetry.handling("y process", {UPSTREAM!r}, dict):
+        raise ZeroDivisionError
+except ZeroDivisionError:
+    pass
+seen["after_a_failed_handling"] = telemetry.event_traceparent()
 seen["outside_any_trace"] = [telemetry.event_traceparent() for _ in range(2)]
 print(json.dumps(seen), flush=True)
 os._exit(0)  # no exporter flush at exit: nothing listens at the endpoint
@@ -55,7 +66,10 @@ def test_without_an_exporter_no_span_is_built_and_the_trace_goes_on(
 ) -> None:
     seen = without_exporter
     assert seen["recording"] is False
+    assert seen["attributes_made"] is False  # nothing is made for a span not built
     assert seen["published_with"] == UPSTREAM  # what the handler publishes carries it on
+    # The event's context ends with its handling, even one that failed.
+    assert UPSTREAM.split("-")[1] not in str(seen["after_a_failed_handling"])
     assert seen["metrics_sdk"] is True  # metrics are still counted (readable in tests, exporters)
 
 
@@ -70,6 +84,7 @@ def test_an_event_created_outside_any_trace_starts_one(without_exporter: dict[st
 def test_with_a_trace_exporter_each_handling_is_a_span_of_the_trace() -> None:
     seen = _handle_an_event(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:9/v1/traces")
     assert seen["recording"] is True
+    assert seen["attributes_made"] is True
     trace_id, parent = UPSTREAM.split("-")[1:3]
     published = str(seen["published_with"]).split("-")
     assert published[1] == trace_id and published[2] != parent  # a child span, same trace

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from samverkan.audit import service, witnessing
 from samverkan.audit.context import AuditContext
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.audit import CheckpointSigned
+from samverkan.contracts.directory import FunctionPublished, UnitKind
 from samverkan.runtime.consumer import Refused
 
 pytestmark = pytest.mark.unit
@@ -68,8 +69,40 @@ async def test_a_checkpoint_is_witnessed_once_its_batch_is_verified(
     verdict: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     event = checkpoint()
     reacting = asyncio.ensure_future(service._react(BatchTransaction(verdict), CTX, event))  # type: ignore[arg-type]
-    await asyncio.sleep(0.01)
-    assert witnessed == []  # still waiting for the verdict
-    verdict.set_result(None)
-    await reacting
+    try:
+        await asyncio.sleep(0.01)
+        assert witnessed == []  # still waiting for the verdict
+        verdict.set_result(None)
+        await reacting
+    finally:
+        reacting.cancel()
     assert witnessed == [event]
+
+
+async def test_a_directory_entry_is_applied_without_waiting_for_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Most of a batch's acting is on directory events: it writes to the transaction only."""
+    applied: list[CloudEvent] = []
+
+    async def apply(tx: Any, event: CloudEvent) -> None:
+        applied.append(event)
+
+    monkeypatch.setattr(service.directory_view, "apply", apply)
+    verdict: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # never reached
+    entry = CloudEvent.wrap(
+        FunctionPublished(
+            principal="sjostad-kommun",
+            function="kurator",
+            name="Kurator",
+            unit="enheten",
+            unit_name="Enheten",
+            unit_kind=UnitKind.SCHOOL,
+            mailbox="kurator@sjostad.example",
+            valid_from=date(2025, 1, 1),
+        ),
+        principal="sjostad-kommun",
+        service="directory",
+    )
+    await asyncio.wait_for(service._react(BatchTransaction(verdict), CTX, entry), 5)  # type: ignore[arg-type]
+    assert applied == [entry]

@@ -43,6 +43,7 @@ _LIVE: set[_Managed] = set()  # created and not yet cleaned up; torn down at int
 
 _LOWEST_PORT = 10_000
 _HANDED_OUT: set[int] = set()  # by free_port in this process: each is someone's, bound or not yet
+_HANDING_OUT = threading.Lock()
 
 
 def _ephemeral_floor() -> int | None:
@@ -59,20 +60,25 @@ def free_port() -> int:
     range may be taken by any outgoing connection (to Postgres, to the broker) between this call
     and the server binding it. Never the same port twice in one process: a network's servers
     get their ports before any of them binds, and two of them given the same port would make
-    one fail to start."""
+    one fail to start. RuntimeError when no port is free at all."""
+    with _HANDING_OUT:
+        port = _unused_port()
+        _HANDED_OUT.add(port)
+        return port
+
+
+def _unused_port() -> int:
     floor = _ephemeral_floor()
     if floor is not None and floor - _LOWEST_PORT >= 1000:
         for _ in range(100):
             port = random.randrange(_LOWEST_PORT, floor)
             if port not in _HANDED_OUT and _bindable(port):
-                _HANDED_OUT.add(port)
                 return port
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
         if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no free TCP port on 127.0.0.1")
 

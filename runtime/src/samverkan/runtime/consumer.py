@@ -225,12 +225,12 @@ STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")  # in a
 
 class Stopwatch:
     """Where a batch's time goes: each `lap` adds the time since the last one to a stage, and
-    `record` reports them to the stage histogram. The stages, in order: `parse` (records
-    to events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left
-    for the end, waiting for the signatures' verdict, and the commit), all for a batch applied
-    together; `one_by_one`
-    for one that was not (its failed attempt together, past the last stage it finished, and
-    each event alone); `offsets` (rewinds, the backoff after a failure, the offset commit)."""
+    `record` reports them to the stage histogram. The stages, in order: `parse` (records to
+    events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left for
+    the end, waiting for the signatures' verdict, and the commit), all for a batch applied
+    together; `one_by_one` for one that was not (its failed attempt together, past the last
+    stage it finished, and each event alone); `offsets` (rewinds, the backoff after a failure,
+    the offset commit)."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
@@ -564,8 +564,9 @@ def collector_paused() -> Iterator[None]:
     if not gc.isenabled():  # paused already, or switched off by whoever runs the process
         yield
         return
+    loop = asyncio.get_running_loop()
     gc.disable()
-    limit = asyncio.get_running_loop().call_later(COLLECTOR_PAUSE_LIMIT_S, gc.enable)
+    limit = loop.call_later(COLLECTOR_PAUSE_LIMIT_S, gc.enable)
     try:
         yield
     finally:

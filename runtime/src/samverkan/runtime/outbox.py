@@ -15,7 +15,7 @@ import zlib
 import asyncpg
 from faststream.kafka import KafkaBroker
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from samverkan.runtime import faults, telemetry
 from samverkan.runtime.broker import publish_record
@@ -112,31 +112,36 @@ class OutboxRelay:
             return 0
         faults.point("relay.before_publish")
         spans, futures, tracing = [], [], telemetry.tracing()
-        for r in rows:
-            headers = dict(r["headers"])
-            if tracing:
-                # The event's own trace, not the relay loop's, is the parent of its publish span.
-                span = telemetry.tracer.start_span(
-                    f"{r['topic']} publish",
-                    context=telemetry.context_of(headers.get("traceparent")),
-                    kind=SpanKind.PRODUCER,
-                    attributes={
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": r["topic"],
-                        "messaging.message.id": headers.get("ce_id", ""),
-                        "cloudevents.event_type": headers.get("ce_type", ""),
-                    },
-                )
-                spans.append(span)
-            if self._signer is not None:
-                headers = self._signer.sign_record(headers, r["value"])
-            futures.append(
-                await publish_record(self._broker, r["topic"], r["key"], r["value"], headers)
-            )
         try:
+            for r in rows:
+                headers = dict(r["headers"])
+                if tracing:
+                    # The event's own trace, not the relay loop's, is the parent of its span.
+                    spans.append(
+                        telemetry.tracer.start_span(
+                            f"{r['topic']} publish",
+                            context=telemetry.context_of(headers.get("traceparent")),
+                            kind=SpanKind.PRODUCER,
+                            attributes={
+                                "messaging.system": "kafka",
+                                "messaging.destination.name": r["topic"],
+                                "messaging.message.id": headers.get("ce_id", ""),
+                                "cloudevents.event_type": headers.get("ce_type", ""),
+                            },
+                        )
+                    )
+                if self._signer is not None:
+                    headers = self._signer.sign_record(headers, r["value"])
+                futures.append(
+                    await publish_record(self._broker, r["topic"], r["key"], r["value"], headers)
+                )
             await asyncio.gather(*futures)
-        finally:
+        except BaseException as exc:
             for span in spans:
+                span.set_status(StatusCode.ERROR, f"not published: {type(exc).__name__}")
+            raise
+        finally:
+            for span in spans:  # every span started, whether or not its record went out
                 span.end()
         faults.point("relay.after_publish")
         await conn.execute(

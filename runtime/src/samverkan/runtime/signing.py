@@ -48,13 +48,12 @@ def fingerprint(public_key_b64: str) -> str:
 
 def canonical_bytes(headers: Iterable[tuple[str, bytes]], value: bytes) -> bytes:
     """Signed headers sorted by name, each as name=value, then the value; lengths prefix all.
-    (Every record is checked with it on the verifying threads, holding the GIL: 4.6 µs here,
-    against 5.6 written with generators.)"""
-    parts = [
-        k.encode() + b"=" + v
-        for k, v in sorted(headers)
-        if (k[:3] == "ce_" or k == "content-type") and k not in _UNSIGNED
+    (Every record verified or signed goes through it, holding the GIL, on the verifying
+    threads for a large batch: ~4.6 µs here, against 5.6 written with generators.)"""
+    signed = [
+        (k, v) for k, v in headers if (k[:3] == "ce_" or k == "content-type") and k not in _UNSIGNED
     ]
+    parts = [k.encode() + b"=" + v for k, v in sorted(signed)]
     parts.append(value)
     return b"".join([len(p).to_bytes(4, "big") + p for p in parts])
 

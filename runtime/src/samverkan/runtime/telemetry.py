@@ -7,8 +7,9 @@ exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces/metrics 
 
 Without a trace exporter no spans are built (a recorded span with its attributes cost a consumer
 ~20 µs an event; `handling` builds not even a no-op one): handling an event still runs in its
-traceparent's context, so what a handler publishes carries that traceparent on, and the trace goes on past this
-node, which is simply not in it. An event created outside any trace starts a new one.
+traceparent's context, so what a handler publishes carries that traceparent on, and the trace
+goes on past this node, which is simply not in it. An event created outside any trace starts a
+new one.
 """
 
 from __future__ import annotations
