@@ -13,7 +13,8 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from samverkan.contracts import CloudEvent
-from samverkan.contracts.directory import FunctionPublished, UnitKind
+from samverkan.contracts.directory import FunctionPublished
+from samverkan.contracts.examples import example
 from samverkan.runtime import consumer as consumer_module
 from samverkan.runtime.consumer import EventConsumer, Item, Route, collector_paused
 
@@ -39,17 +40,8 @@ class Transaction:
 
 
 def event() -> CloudEvent:
-    data = FunctionPublished(
-        principal="sjostad-kommun",
-        function="kurator",
-        name="Kurator",
-        unit="enheten",
-        unit_name="Enheten",
-        unit_kind=UnitKind.SCHOOL,
-        mailbox="kurator@sjostad.example",
-        valid_from="2025-01-01",  # type: ignore[arg-type]
-    )
-    return CloudEvent.wrap(data, principal="sjostad-kommun", service="directory")
+    data = example(FunctionPublished)
+    return CloudEvent.wrap(data, principal=data.principal, service="directory")
 
 
 def setup(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +14,8 @@ from samverkan.audit import service, witnessing
 from samverkan.audit.context import AuditContext
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.audit import CheckpointSigned
-from samverkan.contracts.directory import FunctionPublished, UnitKind
+from samverkan.contracts.directory import FunctionPublished
+from samverkan.contracts.examples import example
 from samverkan.runtime.consumer import Refused
 
 pytestmark = pytest.mark.unit
@@ -90,19 +91,7 @@ async def test_a_directory_entry_is_applied_without_waiting_for_the_verdict(
 
     monkeypatch.setattr(service.directory_view, "apply", apply)
     verdict: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # never reached
-    entry = CloudEvent.wrap(
-        FunctionPublished(
-            principal="sjostad-kommun",
-            function="kurator",
-            name="Kurator",
-            unit="enheten",
-            unit_name="Enheten",
-            unit_kind=UnitKind.SCHOOL,
-            mailbox="kurator@sjostad.example",
-            valid_from=date(2025, 1, 1),
-        ),
-        principal="sjostad-kommun",
-        service="directory",
-    )
+    data = example(FunctionPublished)
+    entry = CloudEvent.wrap(data, principal=data.principal, service="directory")
     await asyncio.wait_for(service._react(BatchTransaction(verdict), CTX, entry), 5)  # type: ignore[arg-type]
     assert applied == [entry]
