@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench import sample
 from bench.backlog import Offsets
-from samverkan.runtime import signing
+from samverkan.runtime import verifiers
 
 TABLE = """CREATE TABLE IF NOT EXISTS bare_inbox (
     consumer text NOT NULL, event_id text NOT NULL, topic text NOT NULL, kafka_partition int NOT NULL,
@@ -57,7 +57,7 @@ async def catch_up(
                         if verify:
                             key = public_keys[headers["ce_sourceprincipal"].decode()]
                             checks.append((key, (list(r.headers), r.value)))
-            if checks and not all(await signing.verify_all(checks)):
+            if checks and not all(await verifiers.verify_all(checks)):
                 raise AssertionError("a backlog record's signature does not verify")
             if rows:
                 async with conn.transaction():

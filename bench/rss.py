@@ -11,9 +11,27 @@ import psutil
 MB = 1024 * 1024
 
 
+def _usage(process: psutil.Process) -> tuple[float, float]:
+    """A service's memory (MB) and CPU seconds, with its child processes (the signature-verifying
+    workers): their CPU, and their unique memory, not their RSS, so that the libraries they
+    share with the service are not counted twice."""
+    rss = process.memory_info().rss
+    times = process.cpu_times()
+    cpu = times.user + times.system
+    for child in process.children(recursive=True):
+        try:
+            rss += child.memory_full_info().uss
+            times = child.cpu_times()
+        except psutil.Error:
+            continue  # it ended meanwhile
+        cpu += times.user + times.system
+    return rss / MB, cpu
+
+
 class RssSampler:
     """Samples named processes every `interval_s`: each one's peak RSS, an RSS timeline, and the CPU
-    seconds it used while watched (which service a load actually costs)."""
+    seconds it used while watched (which service a load actually costs). A process counts with
+    its children (see `_usage`)."""
 
     def __init__(self, interval_s: float = 0.5) -> None:
         self._interval_s = interval_s
@@ -44,11 +62,9 @@ class RssSampler:
         with self._lock:
             for name, process in list(self._processes.items()):
                 try:
-                    rss = process.memory_info().rss / MB
-                    times = process.cpu_times()
+                    rss, cpu = _usage(process)
                 except psutil.Error:
                     continue
-                cpu = times.user + times.system
                 self.cpu_s[name] = (self.cpu_s.get(name, (cpu, cpu))[0], cpu)
                 row[name] = rss
                 if rss > self.peak_mb.get(name, 0.0):

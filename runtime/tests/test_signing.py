@@ -4,14 +4,12 @@ import base64
 
 import pytest
 
-from samverkan.runtime import signing
 from samverkan.runtime.signing import (
     Signer,
     canonical_bytes,
     fingerprint,
     generate_key,
     verify,
-    verify_all,
     verify_raw,
 )
 
@@ -109,22 +107,6 @@ def test_keys_have_their_own_fingerprints_and_short_keys_none() -> None:
     assert fingerprint(one.public_key_b64()) != fingerprint(other.public_key_b64())
     with pytest.raises(ValueError, match="32 bytes"):
         fingerprint("c2hvcnQ=")
-
-
-async def test_a_batch_is_verified_record_by_record_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(signing, "_WORKERS", 3)  # uneven parts: 17, 17 and 16 records
-    signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
-    good = (signer.sign(HEADERS, VALUE), VALUE)
-    bad = {
-        7: (other.sign(HEADERS, VALUE), VALUE),  # forged
-        31: (good[0], VALUE + b" "),  # tampered
-        49: (HEADERS, VALUE),  # unsigned
-    }
-    records = [bad.get(i, good) for i in range(50)]
-    checks = [(signer.public_key_b64(), record) for record in records]
-    assert await verify_all(checks) == [i not in bad for i in range(50)]
-    assert await verify_all(checks[5:9]) == [True, True, False, True]  # inline, below threshold
-    assert await verify_all([]) == []
 
 
 def test_raw_signatures_verify_under_their_key_only() -> None:

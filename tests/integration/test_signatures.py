@@ -27,7 +27,7 @@ from support import (
 from samverkan.contracts import topics
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
-from samverkan.runtime import signing
+from samverkan.runtime import verifiers
 from samverkan.runtime.broker import ensure_topics
 from samverkan.runtime.settings import KafkaSettings
 from samverkan.runtime.signing import Signer
@@ -92,12 +92,12 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
     """A forgery refused within a batch sends the batch one event at a time: nothing of the
     batch is applied or claimed in the inbox on the forgery's account, so that the genuine event
     it copies (same id) still applies, once, and the rest of the batch with it. The batch is
-    large enough for its signatures to be checked on threads, while it is applied."""
+    large enough for its signatures to be checked in a worker process, while it is applied."""
     school, region = unique("school"), unique("region")
     node, app = build(
         settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
     )
-    genuine = [referral_sent(school, region) for _ in range(signing._THREADED_FROM + 4)]
+    genuine = [referral_sent(school, region) for _ in range(verifiers.INLINE_BELOW + 4)]
     copied = genuine[2]
     forged_value = json.loads(copied.value())
     forged_value["reason"] = "Ändrad i efterhand"

@@ -385,7 +385,7 @@ class EventConsumer:
                     await item.route.apply(tx, item.event, item.record)
                 applied += 1
         if verdict is not None and tx.applies_together:
-            # The signatures are checked (a large batch's on threads) meanwhile, and the
+            # The signatures are checked (a large batch's in worker processes) meanwhile, and the
             # transaction awaits their verdict after the handlers' writes and before its own
             # rows left for the end and its commit: until then nothing is committed, so a forgery
             # rolls back the batch, which is then applied one event at a time, each verified

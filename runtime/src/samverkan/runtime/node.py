@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.deadletter import DeadLettered
-from samverkan.runtime import problems, telemetry, trust
+from samverkan.runtime import problems, telemetry, trust, verifiers
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
 from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_batch, raw_batch
 from samverkan.runtime.db import UnitOfWork, create_pool
@@ -69,6 +69,7 @@ class Node:
             signer=self.signer,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        verifiers.use_processes(settings.node.verify_processes)
         trust_policy = trust.Policy.from_settings(settings.node)
         if settings.node.verify_signatures and trust_policy.on_first_use:
             log.warning(

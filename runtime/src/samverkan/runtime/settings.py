@@ -67,6 +67,15 @@ class NodeSettings(LayeredSettings):
         description="Refuse events not signed by the key of the principal they name. Switch off "
         "only to read a backbone that predates signing.",
     )
+    verify_processes: int | None = Field(
+        default=None,
+        ge=0,
+        le=8,
+        description="Worker processes of each service that check a large batch's signatures "
+        "while the service applies it. Default: one fewer than the CPUs the service may use "
+        "(1 to 4). 0: on threads of the service's own process instead, which overlap less with "
+        "its work.",
+    )
     auth_jwt_issuer: str = "samverkan-dev"
     auth_jwt_audience: str = "samverkan"
     log_level: str = "INFO"

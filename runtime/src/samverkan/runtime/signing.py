@@ -6,26 +6,25 @@ payload nor who it claims to come from can be changed without breaking it.
 
 Keys are made, records signed and every Ed25519 signature (records, and the audit log's
 checkpoints and exports) verified with libsodium (PyNaCl). It verifies faster here than OpenSSL,
-releases the GIL, so a consumer verifies a batch on several cores, and refuses small-order keys
-and points that OpenSSL accepts. Verification was the largest single cost per event in the
+and refuses small-order keys and points that OpenSSL accepts. A consumer verifies a large batch
+in worker processes (`verifiers`). Verification was the largest single cost per event in the
 catch-up profile; signing, done by the outbox relay on the event loop, takes 24 µs a record
 against OpenSSL's 34. Ed25519 signatures are deterministic: both write the same bytes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import hashlib
-import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from samverkan.runtime.settings import NodeSettings
+if TYPE_CHECKING:  # the verifying processes load this module: keep what they import small
+    from samverkan.runtime.settings import NodeSettings
 
 SIGNATURE_HEADER = "ce_signature"
 KEY_ID_HEADER = "ce_signaturekeyid"
@@ -48,8 +47,8 @@ def fingerprint(public_key_b64: str) -> str:
 
 def canonical_bytes(headers: Iterable[tuple[str, bytes]], value: bytes) -> bytes:
     """Signed headers sorted by name, each as name=value, then the value; lengths prefix all.
-    (Every record verified or signed goes through it, holding the GIL, on the verifying
-    threads for a large batch: ~4.6 µs here, against 5.6 written with generators.)"""
+    (Every record verified or signed goes through it: ~4.6 µs here, against 5.6 written with
+    generators.)"""
     signed = [
         (k, v) for k, v in headers if (k[:3] == "ce_" or k == "content-type") and k not in _UNSIGNED
     ]
@@ -98,12 +97,6 @@ class Signer:
 
 Record = tuple[list[tuple[str, bytes]], bytes]  # a Kafka record's headers and value
 
-_THREADED_FROM = 16  # fewer records than this are verified inline: a thread hand-off costs more
-# The cores this process may run on (not the host's), and no more than a few: a batch is only
-# 500 records, and the event loop needs a core too.
-_WORKERS = min(len(os.sched_getaffinity(0)), 4)
-_verifiers = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="verify")
-
 
 def verify(public_key_b64: str, headers: list[tuple[str, bytes]], value: bytes) -> bool:
     """Whether the record's signature header verifies under `public_key_b64`."""
@@ -131,25 +124,6 @@ def _verify(key: VerifyKey, signature: bytes, message: bytes) -> bool:
     except (BadSignatureError, ValueError):
         return False
     return True
-
-
-async def verify_all(checks: Sequence[tuple[str, Record]]) -> list[bool]:
-    """`verify` for each (public key, record), in order; a large batch is shared out to threads."""
-    if len(checks) < _THREADED_FROM:
-        return _verify_each(checks)
-    size = -(-len(checks) // _WORKERS)
-    loop = asyncio.get_running_loop()
-    parts = await asyncio.gather(
-        *(
-            loop.run_in_executor(_verifiers, _verify_each, checks[i : i + size])
-            for i in range(0, len(checks), size)
-        )
-    )
-    return [ok for part in parts for ok in part]
-
-
-def _verify_each(checks: Sequence[tuple[str, Record]]) -> list[bool]:
-    return [verify(key, headers, value) for key, (headers, value) in checks]
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,7 +1,7 @@
 """Is an event really from the principal it names? Its signature, checked against the keys that
 principal's directory published, before anything it causes is committed. (A batch applied
-together is handled while its signatures are checked on threads; its transaction awaits their
-verdict before it commits, and a forgery rolls it back.)
+together is handled while its signatures are checked in worker processes; its transaction
+awaits their verdict before it commits, and a forgery rolls it back.)
 
 - Unsigned, a bad signature, or a key the named principal had revoked (or lost) by the event's
   time → refused as a security alert: dead-lettered, so every audit service records it, and
@@ -29,7 +29,7 @@ from aiokafka import ConsumerRecord
 
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.directory import PublicKeyPublished, PublicKeyRevoked
-from samverkan.runtime import directory_view, signing
+from samverkan.runtime import directory_view, signing, verifiers
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 from samverkan.runtime.settings import NodeSettings
@@ -119,9 +119,9 @@ class Policy:
 async def _verdict(
     batch: Sequence[tuple[CloudEvent, ConsumerRecord]],
     signatures: list[tuple[list[tuple[str, bytes]], str]],
-    checks: list[tuple[str, signing.Record]],
+    checks: list[verifiers.Check],
 ) -> None:
-    verified = await signing.verify_all(checks)
+    verified = await verifiers.verify_all(checks)
     for (event, _), (_, key_id), ok in zip(batch, signatures, verified, strict=True):
         if not ok:
             raise Refused(
