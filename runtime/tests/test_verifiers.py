@@ -45,7 +45,7 @@ def worker_pids() -> set[int]:
     found = set()
     for child in psutil.Process().children():
         with contextlib.suppress(psutil.Error):  # one that ended meanwhile
-            if "verifiers.serve()" in " ".join(child.cmdline()):
+            if "verify_worker.serve()" in " ".join(child.cmdline()):
                 found.add(child.pid)
     return found
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -42,6 +41,8 @@ def fingerprint(public_key_b64: str) -> str:
     raw = base64.b64decode(public_key_b64, validate=True)
     if len(raw) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes (base64 of them)")
+    import hashlib  # here: it loads OpenSSL, 3.5 MB that the verifying processes do not need
+
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 

@@ -5,13 +5,13 @@ records, and an event loop busy applying the batch meanwhile holds it for whole 
 intervals: verifying threads stall exactly while there is other work to overlap with, and what
 they do hold of the GIL the loop waits for. A worker process has a GIL of its own.
 
-Each worker is `python -c "from samverkan.runtime import verifiers; verifiers.serve()"`, a
-child of the service fed over a pipe: a part of a batch at a time (pickled, from the service,
-the only party to the pipe), one byte back per record. It loads this module and `signing`
-alone, and ends when the service does, even one killed outright, since its input then ends. A
-worker that dies, or answers nothing for ANSWER_TIMEOUT_S, is replaced; the part of a batch it
-held is checked on a thread of the service meanwhile. Where no process may be started, the service says so once and checks on
-its threads from then on.
+Each worker is a child of the service running `verify_worker`, fed over a pipe: a part of a
+batch at a time (pickled, from the service, the only party to the pipe), one byte back per
+record. It loads that module and `signing` alone (5–10 MB of its own memory), and ends when
+the service does, even one killed outright, since its input then ends. A worker that dies, or
+answers nothing for ANSWER_TIMEOUT_S, is replaced; the part of a batch it held is checked on a
+thread of the service meanwhile. Where no process may be started, the service says so and
+checks on its threads from then on.
 """
 
 from __future__ import annotations
@@ -23,19 +23,15 @@ import logging
 import os
 import pickle
 import select
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO
 
-from samverkan.runtime.signing import Record, verify
+from samverkan.runtime.verify_worker import COMMAND, LENGTH, Check, read_message, verify_each
 
 log = logging.getLogger(__name__)
-
-Check = tuple[str, Record]  # a public key (base64) and the record it must have signed
 
 INLINE_BELOW = 16  # fewer records than this are verified inline: a hand-off costs more
 MAX_PROCESSES = 8
@@ -44,8 +40,6 @@ MAX_PROCESSES = 8
 ANSWER_TIMEOUT_S = 30.0
 _CPUS = len(os.sched_getaffinity(0))  # the cores this process may run on, not the host's
 _THREADS = min(_CPUS, 4)
-_SERVE = "from samverkan.runtime import verifiers; verifiers.serve()"
-_LENGTH = 8  # bytes of the big-endian length before each message on the pipes
 
 # Feed the workers (one thread each while it holds a part of a batch), or verify on them.
 _threads = ThreadPoolExecutor(max_workers=max(_THREADS, MAX_PROCESSES), thread_name_prefix="verify")
@@ -67,7 +61,7 @@ class Worker:
     def __init__(self) -> None:
         # -P: nothing from the working directory shadows what the worker imports.
         self._process = subprocess.Popen(
-            [sys.executable, "-P", "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-P", "-c", COMMAND], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self._lock = threading.Lock()
 
@@ -82,12 +76,12 @@ class Worker:
         assert stdin is not None and stdout is not None
         with self._lock:
             try:
-                stdin.write(len(request).to_bytes(_LENGTH, "big"))
+                stdin.write(len(request).to_bytes(LENGTH, "big"))
                 stdin.write(request)
                 stdin.flush()
                 if not select.select([stdout], [], [], ANSWER_TIMEOUT_S)[0]:
                     raise WorkerFailed(f"no answer within {ANSWER_TIMEOUT_S:g} s")
-                verdicts = _read_message(stdout)
+                verdicts = read_message(stdout)
             except (OSError, ValueError) as exc:  # a broken pipe, or closed by `stop`
                 raise WorkerFailed(str(exc)) from exc
         if verdicts is None or len(verdicts) != len(checks):
@@ -173,29 +167,3 @@ async def verify_all(checks: Sequence[Check]) -> list[bool]:
     loop = asyncio.get_running_loop()
     done = await asyncio.gather(*(loop.run_in_executor(_threads, call) for call in calls))
     return [ok for part in done for ok in part]
-
-
-def verify_each(checks: Sequence[Check]) -> list[bool]:
-    return [verify(key, headers, value) for key, (headers, value) in checks]
-
-
-def serve() -> None:
-    """A worker's loop: read a part of a batch, answer one byte per record, until input ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing printed can corrupt an answer
-    requests = sys.stdin.buffer
-    while (request := _read_message(requests)) is not None:
-        verdicts = bytes(verify_each(pickle.loads(request)))
-        answers.write(len(verdicts).to_bytes(_LENGTH, "big") + verdicts)
-        answers.flush()
-
-
-def _read_message(pipe: BinaryIO) -> bytes | None:
-    """The next length-prefixed message, or None where the pipe ends first."""
-    length = pipe.read(_LENGTH)
-    if len(length) < _LENGTH:
-        return None
-    size = int.from_bytes(length, "big")
-    message = pipe.read(size)
-    return message if len(message) == size else None

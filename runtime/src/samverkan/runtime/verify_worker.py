@@ -1,0 +1,48 @@
+"""A verifying process's side of `verifiers`: read a part of a batch from the service, answer
+one byte per record, until the service's end of the pipe closes.
+
+It imports as little as it can (not `verifiers`, which loads asyncio): each worker's own memory
+counts towards its service's.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from samverkan.runtime.signing import Record, verify
+
+LENGTH = 8  # bytes of the big-endian length before each message on the pipes
+COMMAND = "from samverkan.runtime import verify_worker; verify_worker.serve()"
+
+Check = tuple[str, Record]  # a public key (base64) and the record it must have signed
+
+
+def serve() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing printed can corrupt an answer
+    requests = sys.stdin.buffer
+    while (request := read_message(requests)) is not None:
+        verdicts = bytes(verify_each(pickle.loads(request)))
+        answers.write(len(verdicts).to_bytes(LENGTH, "big") + verdicts)
+        answers.flush()
+
+
+def verify_each(checks: Sequence[Check]) -> list[bool]:
+    """`signing.verify` for each (public key, record), in order."""
+    return [verify(key, headers, value) for key, (headers, value) in checks]
+
+
+def read_message(pipe: BinaryIO) -> bytes | None:
+    """The next length-prefixed message, or None where the pipe ends first."""
+    length = pipe.read(LENGTH)
+    if len(length) < LENGTH:
+        return None
+    size = int.from_bytes(length, "big")
+    message = pipe.read(size)
+    return message if len(message) == size else None
