@@ -1,4 +1,5 @@
-"""An offset commit that never finishes must not stall the consumer: it gives up and goes on."""
+"""Offset commits: one that never finishes must not stall the consumer (it gives up and goes
+on), and while catching up a batch's commit goes out while the next batch is applied."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from samverkan.runtime import consumer as consumer_module
-from samverkan.runtime.consumer import EventConsumer
+from samverkan.runtime.consumer import EventConsumer, Progress
 
 pytestmark = pytest.mark.unit
 
 PARTITION = TopicPartition("samverkan.referral.v1", 0)
+OTHER = TopicPartition("samverkan.referral.v1", 1)
 
 
 class StuckCoordinator:
@@ -68,3 +70,42 @@ async def test_a_commit_refused_after_a_rebalance_is_logged(
         await event_consumer()._commit(refused, {PARTITION: 3})  # type: ignore[arg-type]
     assert refused.asked == [{PARTITION: 3}]
     assert "offset commit failed (CommitFailedError" in caplog.text
+
+
+class SlowCoordinator:
+    """An AIOKafkaConsumer whose commits each wait until `answer` is set."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[TopicPartition, int]] = []
+        self.answer = asyncio.Event()
+
+    def assignment(self) -> set[TopicPartition]:
+        return {PARTITION, OTHER}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.asked.append(dict(offsets))
+        await self.answer.wait()
+
+
+async def test_full_batches_commit_in_order_while_the_next_is_applied() -> None:
+    consumer, slow = event_consumer(), SlowCoordinator()
+
+    async def settle(done: dict[TopicPartition, int], *, full: bool) -> None:
+        await consumer._settle(slow, Progress(done=done), more_waiting=full)  # type: ignore[arg-type]
+
+    # A full batch does not wait for its commit (the outer bound only turns a hang into a failure).
+    await asyncio.wait_for(settle({PARTITION: 10}, full=True), 1)
+    await asyncio.sleep(0.01)
+    assert slow.asked == [{PARTITION: 10}]
+    # Two more while it is out: one commit at a time, the later offset of a partition wins.
+    await asyncio.wait_for(settle({PARTITION: 20}, full=True), 1)
+    await asyncio.wait_for(settle({PARTITION: 30, OTHER: 5}, full=True), 1)
+    await asyncio.sleep(0.01)
+    assert slow.asked == [{PARTITION: 10}]
+    # A batch that was not full (caught up) waits until its offsets are committed.
+    last = asyncio.ensure_future(settle({OTHER: 6}, full=False))
+    await asyncio.sleep(0.01)
+    assert not last.done()
+    slow.answer.set()
+    await asyncio.wait_for(last, 1)
+    assert slow.asked == [{PARTITION: 10}, {PARTITION: 30, OTHER: 6}]

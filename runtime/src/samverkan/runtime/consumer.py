@@ -230,7 +230,7 @@ class Stopwatch:
     the end, waiting for the signatures' verdict, and the commit), all for a batch applied
     together; `one_by_one` for one that was not (its failed attempt together, past the last
     stage it finished, and each event alone); `offsets` (rewinds, the backoff after a failure,
-    the offset commit)."""
+    the offset commit, which a full batch does not wait for)."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
@@ -259,6 +259,7 @@ class EventConsumer:
         max_attempts: int,
         retry_window_s: float,
         verify: Verify | None = None,
+        batch_size: int = 500,
     ) -> None:
         self.group = group
         self._principal = principal
@@ -267,6 +268,10 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._retry_window_s = retry_window_s
         self._verify = verify
+        self._batch_size = batch_size
+        # Offsets done but not yet committed, and the task committing them (see _commit_soon).
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Task[None] | None = None
         self._routes: dict[str, Route] = {}
         self._tap: Route | None = None
         self._backoff_s = 0.5
@@ -305,7 +310,7 @@ class EventConsumer:
             # over this batch's unsettled records.
             log.exception("batch interrupted; its unsettled records will be read again")
             progress.rewind_unsettled(items)
-        await self._settle(consumer, progress)
+        await self._settle(consumer, progress, more_waiting=len(records) >= self._batch_size)
         watch.lap("offsets")
         watch.record(self.group)
 
@@ -326,7 +331,7 @@ class EventConsumer:
                 progress.rewind_unsettled(items)
                 return
             if now - last_commit > ONE_BY_ONE_COMMIT_S:
-                await self._commit(consumer, progress.done)
+                self._commit_soon(consumer, progress.done)
                 last_commit = now
 
     def _item(self, record: ConsumerRecord) -> Item:
@@ -517,8 +522,12 @@ class EventConsumer:
         trace.get_current_span().set_status(StatusCode.ERROR, "dead-lettered")
         return Outcome.DONE
 
-    async def _settle(self, consumer: AIOKafkaConsumer, progress: Progress) -> None:
-        """Rewind what is to be read again, then commit what is done."""
+    async def _settle(
+        self, consumer: AIOKafkaConsumer, progress: Progress, *, more_waiting: bool
+    ) -> None:
+        """Rewind what is to be read again, then commit what is done: at once, unless
+        `more_waiting` (the batch was full, as while catching up), when the commit goes out
+        while the next batch is read and applied."""
         for partition, offset in progress.rewind.items():
             with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
                 consumer.seek(partition, offset)
@@ -533,7 +542,34 @@ class EventConsumer:
             _pause_briefly(consumer, partition)
         if progress.done:
             faults.point("consumer.before_offset_commit")
-            await self._commit(consumer, progress.done)
+            committing = self._commit_soon(consumer, progress.done)
+            if not more_waiting:
+                await committing
+
+    def _commit_soon(
+        self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]
+    ) -> asyncio.Task[None]:
+        """Commit `done` after whatever is being committed now, with anything else asked for
+        meanwhile (a partition's later offset replaces its earlier one); return the task that
+        does. One commit at a time, in order, so an earlier offset never lands after a later
+        one. Should the process stop first, the records past the last commit are read again,
+        and the inbox knows them."""
+        self._to_commit.update(done)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_pending(consumer))
+        return self._committer
+
+    async def close(self) -> None:
+        """Once the broker's consumer has stopped: a commit still under way can no longer go
+        out, and is given up (its records are read again after a restart)."""
+        if self._committer is not None and not self._committer.done():
+            self._committer.cancel()
+            await asyncio.gather(self._committer, return_exceptions=True)
+
+    async def _commit_pending(self, consumer: AIOKafkaConsumer) -> None:
+        while self._to_commit:
+            offsets, self._to_commit = self._to_commit, {}
+            await self._commit(consumer, offsets)
 
     async def _commit(self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
         # Only partitions still ours: one taken away by a rebalance would fail the whole commit.

@@ -84,6 +84,7 @@ class Node:
             max_attempts=settings.consumer_max_attempts,
             retry_window_s=settings.consumer_retry_window_s,
             verify=trust_policy.check if settings.node.verify_signatures else None,
+            batch_size=settings.consumer_batch_size,
         )
         self._subscribe_to = subscribe_to
         self._background: list[Callable[[], Awaitable[None]]] = []
@@ -172,6 +173,7 @@ class Node:
             # Waits for an in-flight handler (FastStream's graceful timeout bounds it); nothing
             # unprocessed is committed.
             await self.broker.stop()
+            await self.consumer.close()
             await _close(self._pool)
             self._pool = None
 
