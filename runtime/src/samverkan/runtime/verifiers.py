@@ -29,7 +29,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from samverkan.runtime.verify_worker import COMMAND, LENGTH, Check, read_message, verify_each
+from samverkan.runtime.verify_worker import COMMAND, Check, read_message, verify_each
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,12 @@ class Worker:
 
     def verify(self, checks: Sequence[Check]) -> list[bool]:
         """Whether each record's signature verifies under its key, in order."""
-        request = pickle.dumps(list(checks), protocol=pickle.HIGHEST_PROTOCOL)
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         with self._lock:
             try:
-                stdin.write(len(request).to_bytes(LENGTH, "big"))
-                stdin.write(request)
+                # Written as it is pickled, a frame at a time: no copy of the whole part.
+                pickle.dump(list(checks), stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 stdin.flush()
                 if not select.select([stdout], [], [], ANSWER_TIMEOUT_S)[0]:
                     raise WorkerFailed(f"no answer within {ANSWER_TIMEOUT_S:g} s")

@@ -1,5 +1,6 @@
-"""A verifying process's side of `verifiers`: read a part of a batch from the service, answer
-one byte per record, until the service's end of the pipe closes.
+"""A verifying process's side of `verifiers`: read a part of a batch from the service (a
+pickle), answer one byte per record (after its length), until the service's end of the pipe
+closes.
 
 It imports as little as it can (not `verifiers`, which loads asyncio): each worker's own memory
 counts towards its service's.
@@ -16,7 +17,7 @@ from typing import BinaryIO
 
 from samverkan.runtime.signing import Record, verify
 
-LENGTH = 8  # bytes of the big-endian length before each message on the pipes
+LENGTH = 8  # bytes of the big-endian length before each answer
 COMMAND = "from samverkan.runtime import verify_worker; verify_worker.serve()"
 
 Check = tuple[str, Record]  # a public key (base64) and the record it must have signed
@@ -27,8 +28,13 @@ def serve() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing printed can corrupt an answer
     requests = sys.stdin.buffer
-    while (request := read_message(requests)) is not None:
-        verdicts = bytes(verify_each(pickle.loads(request)))
+    while True:
+        try:
+            # Read as it arrives, a frame at a time: no copy of the whole part is ever held.
+            checks = pickle.load(requests)
+        except (EOFError, pickle.UnpicklingError):  # the service is gone, maybe mid-part
+            return
+        verdicts = bytes(verify_each(checks))
         answers.write(len(verdicts).to_bytes(LENGTH, "big") + verdicts)
         answers.flush()
 
@@ -39,7 +45,7 @@ def verify_each(checks: Sequence[Check]) -> list[bool]:
 
 
 def read_message(pipe: BinaryIO) -> bytes | None:
-    """The next length-prefixed message, or None where the pipe ends first."""
+    """The next length-prefixed answer, or None where the pipe ends first."""
     length = pipe.read(LENGTH)
     if len(length) < LENGTH:
         return None
