@@ -1,7 +1,8 @@
 """Deadlines count Swedish working days: weekends and public holidays do not count."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import holidays
 import pytest
 
 from samverkan.notification.deadlines import SWEDEN, due_at, is_overdue, is_working_day
@@ -15,6 +16,16 @@ def test_public_holidays_and_eves_are_not_working_days() -> None:
     assert not is_working_day(date(2026, 12, 24))  # julafton
     assert not is_working_day(date(2026, 5, 16))  # Saturday
     assert is_working_day(date(2026, 5, 15))
+
+
+@pytest.mark.parametrize("year", range(2005, 2101))
+def test_working_days_are_those_the_holidays_package_names(year: int) -> None:
+    """The rules in deadlines, checked against the well-kept `holidays` package (which the
+    service does not load: it costs 16 MB), every day of every year under today's law."""
+    days_off = holidays.country_holidays("SE", years=year, categories=("public", "de_facto"))
+    start = date(year, 1, 1)
+    for day in (start + timedelta(days=n) for n in range((date(year + 1, 1, 1) - start).days)):
+        assert is_working_day(day) == (day.weekday() < 5 and day not in days_off), day
 
 
 def test_one_working_day_skips_ascension_day() -> None:
