@@ -109,3 +109,19 @@ async def test_full_batches_commit_in_order_while_the_next_is_applied() -> None:
     slow.answer.set()
     await asyncio.wait_for(last, 1)
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 30, OTHER: 6}]
+
+
+async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
+    consumer, slow = event_consumer(), SlowCoordinator()
+    await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
+    finishing = asyncio.ensure_future(consumer.finish_commits())
+    await asyncio.sleep(0.01)
+    assert not finishing.done()  # the commit under way is waited for
+    full = asyncio.ensure_future(
+        consumer._settle(slow, Progress(done={PARTITION: 20}), more_waiting=True)  # type: ignore[arg-type]
+    )
+    await asyncio.sleep(0.01)
+    assert not full.done()  # a full batch too, now
+    slow.answer.set()
+    await asyncio.wait_for(asyncio.gather(finishing, full), 1)
+    assert slow.asked == [{PARTITION: 10}, {PARTITION: 20}]

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,6 @@ from samverkan.runtime.verifiers import Check, verify_all
 pytestmark = pytest.mark.unit
 
 HEADERS = [("ce_id", b"7"), ("ce_sourceprincipal", b"sjostad-kommun")]
-VALUE = b'{"any": "payload"}'
 
 
 @pytest.fixture(autouse=True)
@@ -29,15 +29,15 @@ def own_workers() -> Iterator[None]:
 
 
 def fifty_checks() -> tuple[list[Check], list[bool]]:
+    """Fifty distinct records of 4 KB: a part of them is larger than a pipe's buffer."""
     signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
-    good = (signer.sign(HEADERS, VALUE), VALUE)
-    bad = {
-        7: (other.sign(HEADERS, VALUE), VALUE),  # forged
-        31: (good[0], VALUE + b" "),  # tampered
-        49: (HEADERS, VALUE),  # unsigned
-    }
-    checks = [(signer.public_key_b64(), bad.get(i, good)) for i in range(50)]
-    return checks, [i not in bad for i in range(50)]
+    values = [os.urandom(2048).hex().encode() for _ in range(50)]
+    records = [(signer.sign(HEADERS, value), value) for value in values]
+    records[7] = (other.sign(HEADERS, values[7]), values[7])  # forged
+    records[31] = (records[31][0], values[31] + b" ")  # tampered
+    records[49] = (HEADERS, values[49])  # unsigned
+    checks = [(signer.public_key_b64(), record) for record in records]
+    return checks, [i not in (7, 31, 49) for i in range(50)]
 
 
 def worker_pids() -> set[int]:
@@ -105,10 +105,34 @@ async def test_where_no_process_may_start_threads_verify(
     checks, expected = fifty_checks()
     with caplog.at_level(logging.ERROR, logger=verifiers.__name__):
         assert await verify_all(checks) == expected
+        said = caplog.text.count("cannot start a signature-verifying process")
+        assert said >= 1
         assert await verify_all(checks) == expected
-    # Said once per part of the first batch, and not again: the next batch went to threads.
-    assert caplog.text.count("cannot start a signature-verifying process") == 2
+    assert caplog.text.count("cannot start a signature-verifying process") == said  # not again
     assert worker_pids() == set()
+
+
+async def test_workers_that_keep_failing_give_way_to_threads(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(verifiers, "COMMAND", "raise SystemExit(3)")  # as a broken install would
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    with caplog.at_level(logging.WARNING, logger=verifiers.__name__):
+        for _ in range(verifiers.FAILURES_BEFORE_THREADS + 2):
+            assert await verify_all(checks) == expected
+    assert caplog.text.count("failed (") == verifiers.FAILURES_BEFORE_THREADS
+    assert "failed 3 times in a row: checking signatures on threads from now on" in caplog.text
+    assert worker_pids() == set()
+
+
+@pytest.mark.parametrize(("quota", "usable"), [(None, 2), (0.5, 1), (1.0, 1), (1.5, 2), (8.0, 2)])
+def test_a_cpu_quota_bounds_the_usable_cpus(
+    monkeypatch: pytest.MonkeyPatch, quota: float | None, usable: int
+) -> None:
+    monkeypatch.setattr(verifiers.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(verifiers, "_cgroup_cpu_quota", lambda: quota)
+    assert verifiers.usable_cpus() == usable
 
 
 def test_workers_end_with_their_service() -> None:

@@ -127,3 +127,6 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
         re.search(r"batch of (\d+) applied one by one", r.getMessage()) for r in caplog.records
     ]
     assert any(int(m[1]) >= len(records) for m in sizes if m)
+    # And its signatures were checked by a worker process, not on a thread after one failed.
+    assert not [r for r in caplog.records if r.name == verifiers.__name__]
+    assert verifiers._verifiers.processes >= 1 and verifiers._verifiers._workers

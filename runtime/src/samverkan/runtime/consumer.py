@@ -69,6 +69,7 @@ NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
 # (a stop cuts it off after the broker's graceful timeout). Past the bound the offsets stay
 # uncommitted and the next batch commits further; a redelivery meanwhile is the inbox's to absorb.
 COMMIT_TIMEOUT_S = 30.0
+STOP_COMMIT_WAIT_S = 5.0  # see EventConsumer.finish_commits
 
 # A dead letter keeps the original value up to this size, and its size and SHA-256 always; the
 # key, each header and the reason are cut too, so that any record's dead letter fits the broker.
@@ -272,6 +273,7 @@ class EventConsumer:
         # Offsets done but not yet committed, and the task committing them (see _commit_soon).
         self._to_commit: dict[TopicPartition, int] = {}
         self._committer: asyncio.Task[None] | None = None
+        self._stopping = False
         self._routes: dict[str, Route] = {}
         self._tap: Route | None = None
         self._backoff_s = 0.5
@@ -543,7 +545,7 @@ class EventConsumer:
         if progress.done:
             faults.point("consumer.before_offset_commit")
             committing = self._commit_soon(consumer, progress.done)
-            if not more_waiting:
+            if not more_waiting or self._stopping:
                 await committing
 
     def _commit_soon(
@@ -559,9 +561,18 @@ class EventConsumer:
             self._committer = asyncio.create_task(self._commit_pending(consumer))
         return self._committer
 
+    async def finish_commits(self) -> None:
+        """Before the broker's consumer stops: from now on every batch waits for its commit,
+        and a commit under way is waited for (a short while: the stop must not hang on a
+        coordinator that is away; what is not committed is read again after a restart, and
+        the inbox knows it)."""
+        self._stopping = True
+        if self._committer is not None:
+            await asyncio.wait({self._committer}, timeout=STOP_COMMIT_WAIT_S)
+
     async def close(self) -> None:
         """Once the broker's consumer has stopped: a commit still under way can no longer go
-        out, and is given up (its records are read again after a restart)."""
+        out, and is given up."""
         if self._committer is not None and not self._committer.done():
             self._committer.cancel()
             await asyncio.gather(self._committer, return_exceptions=True)

@@ -172,6 +172,7 @@ class Node:
             await asyncio.gather(*tasks, return_exceptions=True)
             # Waits for an in-flight handler (FastStream's graceful timeout bounds it); nothing
             # unprocessed is committed.
+            await self.consumer.finish_commits()
             await self.broker.stop()
             await self.consumer.close()
             await _close(self._pool)

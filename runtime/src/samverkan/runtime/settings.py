@@ -72,8 +72,8 @@ class NodeSettings(LayeredSettings):
         ge=0,
         le=8,
         description="Worker processes of each service that check a large batch's signatures "
-        "while the service applies it. Default: one fewer than the CPUs the service may use "
-        "(1 to 4). 0: on threads of the service's own process instead, which overlap less with "
+        "while the service applies it. Default: one fewer than the CPUs the service may use, "
+        "counting a container's CPU limit (1 to 4). 0: on threads of the service's own process instead, which overlap less with "
         "its work.",
     )
     auth_jwt_issuer: str = "samverkan-dev"

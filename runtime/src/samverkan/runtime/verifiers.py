@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import pickle
-import select
 import subprocess
 import sys
 import threading
@@ -38,7 +38,38 @@ MAX_PROCESSES = 8
 # A part of a batch takes a worker ~30 ms here; one that takes this long is stuck (stopped, or
 # starved of a CPU), and the batch must not wait on it for ever.
 ANSWER_TIMEOUT_S = 30.0
-_CPUS = len(os.sched_getaffinity(0))  # the cores this process may run on, not the host's
+FAILURES_BEFORE_THREADS = 3  # workers failing this many times in a row: threads from then on
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use: those it may run on (not the host's), and no more than
+    its cgroup's CPU quota, rounded up (a container limited to 500m has 1)."""
+    cpus = len(os.sched_getaffinity(0))
+    quota = _cgroup_cpu_quota()
+    return cpus if quota is None else min(cpus, max(1, math.ceil(quota)))
+
+
+def _cgroup_cpu_quota() -> float | None:
+    """CPUs' worth of time this process's cgroup may use (v2, else v1), or None: no limit."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as file:
+            quota, period = file.read().split()
+    except (OSError, ValueError):
+        try:
+            with (
+                open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as quota_file,
+                open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as period_file,
+            ):
+                quota, period = quota_file.read().strip(), period_file.read().strip()
+        except OSError:
+            return None
+    try:
+        return None if quota in ("max", "-1") else int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+_CPUS = usable_cpus()
 _THREADS = min(_CPUS, 4)
 
 # Feed the workers (one thread each while it holds a part of a batch), or verify on them.
@@ -46,8 +77,8 @@ _threads = ThreadPoolExecutor(max_workers=max(_THREADS, MAX_PROCESSES), thread_n
 
 
 def default_processes() -> int:
-    """One fewer than the CPUs this process may use (its event loop keeps one), 1 to 4: a batch
-    is only 500 records."""
+    """One fewer than the CPUs this process may use (`usable_cpus`; its event loop keeps one),
+    1 to 4: a batch is only 500 records."""
     return max(1, min(_CPUS - 1, 4))
 
 
@@ -73,18 +104,30 @@ class Worker:
         """Whether each record's signature verifies under its key, in order."""
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
+        expired = threading.Event()
+
+        def expire() -> None:  # a stuck worker: the blocked write or read then fails at once
+            expired.set()
+            self._process.kill()
+
         with self._lock:
+            watchdog = threading.Timer(ANSWER_TIMEOUT_S, expire)
+            watchdog.start()
             try:
                 # Written as it is pickled, a frame at a time: no copy of the whole part.
                 pickle.dump(list(checks), stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 stdin.flush()
-                if not select.select([stdout], [], [], ANSWER_TIMEOUT_S)[0]:
-                    raise WorkerFailed(f"no answer within {ANSWER_TIMEOUT_S:g} s")
                 verdicts = read_message(stdout)
             except (OSError, ValueError) as exc:  # a broken pipe, or closed by `stop`
-                raise WorkerFailed(str(exc)) from exc
+                verdicts, broken = None, exc
+            else:
+                broken = None
+            finally:
+                watchdog.cancel()
+        if expired.is_set():
+            raise WorkerFailed(f"no answer within {ANSWER_TIMEOUT_S:g} s")
         if verdicts is None or len(verdicts) != len(checks):
-            raise WorkerFailed(f"exit status {self._process.poll()}")
+            raise WorkerFailed(str(broken) if broken else f"exit status {self._process.poll()}")
         return [verdict == 1 for verdict in verdicts]
 
     def stop(self) -> None:
@@ -100,33 +143,52 @@ class Verifiers:
     """This process's verifying workers, started at the first batch that needs them."""
 
     def __init__(self, processes: int) -> None:
-        self.processes = processes
+        self.requested = self.processes = processes
         self._workers: dict[int, Worker] = {}
+        self._failures = 0  # in a row
         self._lock = threading.Lock()
 
     def verify_part(self, index: int, checks: Sequence[Check]) -> list[bool]:
         """`checks` verified by worker `index` (on the calling thread should it fail)."""
         try:
             worker = self._worker(index)
-        except OSError as exc:
-            log.error("cannot start a signature-verifying process (%s): using threads", exc)
-            self.processes = 0
+        except OSError as exc:  # a container that allows no more processes, say
+            self._use_threads(f"cannot start a signature-verifying process ({exc})")
+            worker = None
+        if worker is None:
             return verify_each(checks)
         try:
-            return worker.verify(checks)
+            verdicts = worker.verify(checks)
         except WorkerFailed as exc:
             log.warning("signature-verifying process %d failed (%s); replacing it", worker.pid, exc)
             self._forget(index, worker)
+            with self._lock:
+                self._failures += 1
+                failures = self._failures
+            if failures >= FAILURES_BEFORE_THREADS:
+                self._use_threads(f"signature-verifying processes failed {failures} times in a row")
             return verify_each(checks)
+        with self._lock:
+            self._failures = 0
+        return verdicts
 
     def stop(self) -> None:
+        """Stop the workers; a batch still being checked finishes on threads."""
         with self._lock:
+            self.processes = 0
             workers, self._workers = list(self._workers.values()), {}
         for worker in workers:
             worker.stop()
 
-    def _worker(self, index: int) -> Worker:
+    def _use_threads(self, reason: str) -> None:
+        if self.processes:
+            log.error("%s: checking signatures on threads from now on", reason)
+        self.stop()
+
+    def _worker(self, index: int) -> Worker | None:
         with self._lock:
+            if not self.processes:  # stopped meanwhile
+                return None
             if index not in self._workers:
                 self._workers[index] = Worker()
             return self._workers[index]
@@ -146,7 +208,7 @@ def use_processes(count: int | None) -> None:
     threads of this process."""
     global _verifiers
     count = default_processes() if count is None else count
-    if count != _verifiers.processes:
+    if count != _verifiers.requested:
         _verifiers.stop()
         _verifiers = Verifiers(count)
 
