@@ -27,6 +27,7 @@ from samverkan.contracts.envelope import LegalBasis
 from samverkan.contracts.referral import Need, ReferralSent
 from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
+from samverkan.runtime.consumer import EventConsumer
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import migrate
 from samverkan.runtime.node import Node
@@ -228,6 +229,22 @@ async def seed_before_start(
             await _seed(tx, principals, directory)
     finally:
         await pool.close()
+
+
+def offsets_only_consumer(group: str = "referral") -> EventConsumer:
+    """An EventConsumer with no database or handlers, for tests of how it settles offsets."""
+
+    async def dead_letter(letter: object) -> None:
+        raise AssertionError("nothing is dead-lettered here")
+
+    return EventConsumer(
+        group=group,
+        principal="sjostad-kommun",
+        uow=lambda: None,  # type: ignore[arg-type,return-value]
+        dead_letter=dead_letter,
+        max_attempts=1,
+        retry_window_s=1.0,
+    )
 
 
 async def eventually(

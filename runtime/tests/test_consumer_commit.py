@@ -9,9 +9,10 @@ import logging
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
+from support import offsets_only_consumer
 
 from samverkan.runtime import consumer as consumer_module
-from samverkan.runtime.consumer import EventConsumer, Progress
+from samverkan.runtime.consumer import Progress
 
 pytestmark = pytest.mark.unit
 
@@ -36,20 +37,6 @@ class StuckCoordinator:
         await asyncio.Event().wait()
 
 
-def event_consumer() -> EventConsumer:
-    async def dead_letter(letter: object) -> None:
-        raise AssertionError("nothing is dead-lettered here")
-
-    return EventConsumer(
-        group="referral",
-        principal="sjostad-kommun",
-        uow=lambda: None,  # type: ignore[arg-type,return-value]
-        dead_letter=dead_letter,
-        max_attempts=1,
-        retry_window_s=1.0,
-    )
-
-
 async def test_a_commit_that_never_returns_is_given_up(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -57,7 +44,7 @@ async def test_a_commit_that_never_returns_is_given_up(
     stuck = StuckCoordinator()
     with caplog.at_level(logging.WARNING, logger=consumer_module.__name__):
         # The outer bound only turns a hang into a failure here; the consumer's own ends it.
-        await asyncio.wait_for(event_consumer()._commit(stuck, {PARTITION: 7}), 10)  # type: ignore[arg-type]
+        await asyncio.wait_for(offsets_only_consumer()._commit(stuck, {PARTITION: 7}), 10)  # type: ignore[arg-type]
     assert stuck.asked == [{PARTITION: 7}]
     assert "offset commit failed (TimeoutError())" in caplog.text
 
@@ -67,7 +54,7 @@ async def test_a_commit_refused_after_a_rebalance_is_logged(
 ) -> None:
     refused = StuckCoordinator(CommitFailedError("the group has already rebalanced"))
     with caplog.at_level(logging.WARNING, logger=consumer_module.__name__):
-        await event_consumer()._commit(refused, {PARTITION: 3})  # type: ignore[arg-type]
+        await offsets_only_consumer()._commit(refused, {PARTITION: 3})  # type: ignore[arg-type]
     assert refused.asked == [{PARTITION: 3}]
     assert "offset commit failed (CommitFailedError" in caplog.text
 
@@ -88,7 +75,7 @@ class SlowCoordinator:
 
 
 async def test_full_batches_commit_in_order_while_the_next_is_applied() -> None:
-    consumer, slow = event_consumer(), SlowCoordinator()
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
 
     async def settle(done: dict[TopicPartition, int], *, full: bool) -> None:
         await consumer._settle(slow, Progress(done=done), more_waiting=full)  # type: ignore[arg-type]
@@ -112,7 +99,7 @@ async def test_full_batches_commit_in_order_while_the_next_is_applied() -> None:
 
 
 async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
-    consumer, slow = event_consumer(), SlowCoordinator()
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
     await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
     finishing = asyncio.ensure_future(consumer.finish_commits())
     await asyncio.sleep(0.01)
@@ -125,3 +112,30 @@ async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
     slow.answer.set()
     await asyncio.wait_for(asyncio.gather(finishing, full), 1)
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 20}]
+
+
+async def test_a_revoke_sends_what_is_done_then_forgets_what_could_not_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer_module, "REVOKE_COMMIT_WAIT_S", 0.05)
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)  # that commit is out
+    await consumer._settle(slow, Progress(done={PARTITION: 20, OTHER: 5}), more_waiting=True)  # type: ignore[arg-type]
+    # The coordinator does not answer within the wait: the revoked partition's offset is dropped.
+    await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
+    slow.answer.set()
+    await asyncio.wait_for(consumer.finish_commits(), 1)
+    assert slow.asked == [{PARTITION: 10}, {OTHER: 5}]
+
+
+async def test_a_batch_read_before_a_revoke_leaves_those_partitions_alone() -> None:
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    slow.answer.set()
+    read_before = Progress(done={PARTITION: 10, OTHER: 3}, revocations=consumer._revocations)
+    await consumer.listener.on_partitions_revoked({PARTITION})
+    # Assigned back since (SlowCoordinator has both): still not this batch's to commit.
+    await consumer._settle(slow, read_before, more_waiting=False)  # type: ignore[arg-type]
+    read_after = Progress(done={PARTITION: 12}, revocations=consumer._revocations)
+    await consumer._settle(slow, read_after, more_waiting=False)  # type: ignore[arg-type]
+    assert slow.asked == [{OTHER: 3}, {PARTITION: 12}]

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faststream.kafka.message import KafkaMessage
 from opentelemetry import trace
@@ -70,6 +70,7 @@ NOT_YET_QUIET_S = 5.0  # a wait not hit for this long has ended
 # uncommitted and the next batch commits further; a redelivery meanwhile is the inbox's to absorb.
 COMMIT_TIMEOUT_S = 30.0
 STOP_COMMIT_WAIT_S = 5.0  # see EventConsumer.finish_commits
+REVOKE_COMMIT_WAIT_S = 5.0  # see EventConsumer.partitions_revoked
 
 # A dead letter keeps the original value up to this size, and its size and SHA-256 always; the
 # key, each header and the reason are cut too, so that any record's dead letter fits the broker.
@@ -202,6 +203,14 @@ class Progress:
     done: dict[TopicPartition, int] = field(default_factory=dict)
     rewind: dict[TopicPartition, int] = field(default_factory=dict)
     waiting: set[TopicPartition] = field(default_factory=set)
+    revocations: int = 0  # how many rebalances had taken partitions away when the batch was read
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Leave `partitions` to whoever reads them now: their offsets are no longer ours."""
+        for partition in partitions:
+            self.done.pop(partition, None)
+            self.rewind.pop(partition, None)
+            self.waiting.discard(partition)
 
     def stopped(self, item: Item) -> bool:
         return item.partition in self.rewind
@@ -274,6 +283,10 @@ class EventConsumer:
         self._to_commit: dict[TopicPartition, int] = {}
         self._committer: asyncio.Task[None] | None = None
         self._stopping = False
+        # Rebalances so far that took partitions away, and the last one that took each.
+        self._revocations = 0
+        self._revoked_in: dict[TopicPartition, int] = {}
+        self.listener: ConsumerRebalanceListener = _Revocations(self)
         self._routes: dict[str, Route] = {}
         self._tap: Route | None = None
         self._backoff_s = 0.5
@@ -295,7 +308,7 @@ class EventConsumer:
         records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
         consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
         watch = Stopwatch()
-        progress = Progress()
+        progress = Progress(revocations=self._revocations)
         items: list[Item] = []
         try:
             with collector_paused():
@@ -529,7 +542,9 @@ class EventConsumer:
     ) -> None:
         """Rewind what is to be read again, then commit what is done: at once, unless
         `more_waiting` (the batch was full, as while catching up), when the commit goes out
-        while the next batch is read and applied."""
+        while the next batch is read and applied. Partitions a rebalance took away since the
+        batch was read are left alone."""
+        progress.forget({p for p, n in self._revoked_in.items() if n > progress.revocations})
         for partition, offset in progress.rewind.items():
             with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
                 consumer.seek(partition, offset)
@@ -570,6 +585,21 @@ class EventConsumer:
         if self._committer is not None:
             await asyncio.wait({self._committer}, timeout=STOP_COMMIT_WAIT_S)
 
+    async def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Before a rebalance hands `revoked` to another member: what is done of them goes out
+        while they are still ours (a short while), then is forgotten, with what a batch still
+        under way does with them. Otherwise an offset done under this assignment could be
+        committed after the partition comes back, behind the other member's later commit."""
+        if not revoked:  # the first join, or a member that had nothing
+            return
+        self._revocations += 1
+        for partition in revoked:
+            self._revoked_in[partition] = self._revocations
+        if self._committer is not None:
+            await asyncio.wait({self._committer}, timeout=REVOKE_COMMIT_WAIT_S)
+        for partition in revoked:
+            self._to_commit.pop(partition, None)
+
     async def close(self) -> None:
         """Once the broker's consumer has stopped: a commit still under way can no longer go
         out, and is given up."""
@@ -594,6 +624,19 @@ class EventConsumer:
             # A rebalance took a partition away, or the coordinator is away: whoever reads these
             # partitions next re-reads from the last commit, and the inbox makes that harmless.
             log.warning("offset commit failed (%r); records may be redelivered", exc)
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells an EventConsumer when a rebalance takes partitions away."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer.partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
 
 
 @contextlib.contextmanager

@@ -156,6 +156,7 @@ class Node:
                 batch_timeout_ms=_BATCH_WAIT_MS,
                 parser=parse_batch,
                 decoder=raw_batch,
+                listener=self.consumer.listener,
             )
             subscriber(on_message)
             interval_s = self.settings.consumer_lag_interval_s

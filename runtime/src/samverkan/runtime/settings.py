@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from samverkan.contracts.values import Slug
 from samverkan.runtime.config import LayeredSettings
+from samverkan.runtime.verifiers import MAX_PROCESSES
 
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -70,11 +71,11 @@ class NodeSettings(LayeredSettings):
     verify_processes: int | None = Field(
         default=None,
         ge=0,
-        le=8,
+        le=MAX_PROCESSES,
         description="Worker processes of each service that check a large batch's signatures "
         "while the service applies it. Default: one fewer than the CPUs the service may use, "
-        "counting a container's CPU limit (1 to 4). 0: on threads of the service's own process instead, which overlap less with "
-        "its work.",
+        "counting a container's CPU limit (1 to 4). 0: on threads of the service's own "
+        "process instead, which overlap less with its work.",
     )
     auth_jwt_issuer: str = "samverkan-dev"
     auth_jwt_audience: str = "samverkan"

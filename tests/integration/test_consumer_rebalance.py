@@ -1,0 +1,77 @@
+"""A rebalance takes partitions away while a batch of them is being applied: the batch's offsets
+for them are not committed afterwards, even where the partition comes back to the same member
+(its commit could land behind the commit of the member that read it meanwhile)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from support import offsets_only_consumer
+
+from samverkan.runtime.consumer import Progress
+
+pytestmark = pytest.mark.integration
+
+
+async def test_offsets_of_partitions_revoked_mid_batch_are_not_committed(
+    kafka_bootstrap: str,
+) -> None:
+    topic, group = f"rebalance-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for partition in (0, 1):
+            await producer.send_and_wait(topic, b"x", partition=partition)
+    finally:
+        await producer.stop()
+
+    applying = offsets_only_consumer(group)
+    first = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    first.subscribe([topic], listener=applying.listener)
+    await first.start()
+    second: AIOKafkaConsumer | None = None
+    try:
+        read: list[TopicPartition] = []
+        while len(read) < 2:
+            batch = await first.getmany(timeout_ms=1000)
+            read += [tp for tp, records in batch.items() if records]
+        # The batch of both partitions is being applied when a second member joins the group.
+        progress = Progress(revocations=applying._revocations)
+        progress.done = {tp: 1 for tp in read}
+        second = AIOKafkaConsumer(
+            bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+        )
+        second.subscribe([topic])
+        await second.start()
+        # Both members poll until the group has split the two partitions between them.
+        while not (len(first.assignment()) == len(second.assignment()) == 1):
+            await asyncio.wait_for(
+                asyncio.gather(first.getmany(timeout_ms=200), second.getmany(timeout_ms=200)), 30
+            )
+        assert applying._revocations >= 1  # the listener heard that both were taken away
+        assert first.assignment() <= set(read)  # and one of them came back
+
+        await applying._settle(first, progress, more_waiting=False)
+
+        committed = {tp: await first.committed(tp) for tp in read}
+        assert committed == {tp: None for tp in read}
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
+        await applying.close()
