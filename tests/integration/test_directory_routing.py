@@ -47,10 +47,14 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture
-def publish(pool: asyncpg.Pool) -> Callable[..., object]:
+@pytest.fixture(params=[False, True], ids=["alone", "together"])
+def publish(pool: asyncpg.Pool, request: pytest.FixtureRequest) -> Callable[..., object]:
+    """Apply directory events in one transaction: as one event alone, or as a batch applied
+    together (which holds its upserts back until a read or the commit)."""
+
     async def apply(*events: Event, source: str | None = None) -> None:
         async with UnitOfWork(pool) as tx:
+            tx.applies_together = request.param
             for data in events:
                 principal = source or data.principal  # type: ignore[attr-defined]
                 await directory_view.apply(
@@ -173,12 +177,15 @@ async def test_expiry_and_retirement_stop_routing_naming_what_is_missing(
     assert "principal sjostad-kommun left the network" in await no_route(pool, NURSE, MP)
 
 
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "together"])
 async def test_a_transaction_reads_a_function_once_until_it_changes_the_directory(
-    pool, network
+    pool, network, together: bool
 ) -> None:  # type: ignore[no-untyped-def]
     """A batch of events to one function looks it up once; a directory event applied in the same
-    transaction makes the next lookup read afresh, so a retirement in a batch is seen at once."""
+    transaction makes the next lookup read afresh, so a retirement in a batch is seen at once
+    (applied together, its upsert, held back till then, is sent before that read)."""
     async with UnitOfWork(pool) as tx:
+        tx.applies_together = together
         assert (await directory_view.function(tx, NURSE, TODAY)).name == "Skolskoterska"
         async with UnitOfWork(pool) as other:  # committed elsewhere meanwhile
             await other.conn.execute(
@@ -193,6 +200,8 @@ async def test_a_transaction_reads_a_function_once_until_it_changes_the_director
                 service="directory",
             ),
         )
+        retired = "SELECT retired_at IS NOT NULL FROM dir_functions WHERE function = $1"
+        assert await tx.conn.fetchval(retired, NURSE.function) is not together
         with pytest.raises(directory_view.NoRoute, match="was retired on 2026-01-01"):
             await directory_view.function(tx, NURSE, TODAY)
         assert await directory_view.exists(tx, NURSE)
@@ -274,3 +283,26 @@ async def test_keys_are_trusted_from_publication_until_revocation(pool, publish)
     assert await key("key-1", rotated) is None
     with pytest.raises(Refused, match="never reused"):
         await publish(published("key-2", one))
+
+
+async def test_upserts_held_back_in_a_batch_are_sent_in_their_order(pool, publish) -> None:  # type: ignore[no-untyped-def]
+    """A function retired and published again in one batch is current; one published and then
+    retired is not: the upserts go out in the events' order, runs of one statement together."""
+    again, gone = function(SCHOOL, "elevhalsan"), function(SCHOOL, "fritids")
+    await publish(
+        again,
+        gone,
+        FunctionRetired(principal=SCHOOL, function="elevhalsan", retired_at=T0),
+        FunctionRetired(principal=SCHOOL, function="fritids", retired_at=T0),
+        again,
+    )
+    async with UnitOfWork(pool) as tx:
+        assert (
+            await directory_view.function(
+                tx, FunctionRef(principal=SCHOOL, function="elevhalsan"), TODAY
+            )
+        ).name == "Elevhalsan"
+        with pytest.raises(directory_view.NoRoute, match="was retired on 2026-01-01"):
+            await directory_view.function(
+                tx, FunctionRef(principal=SCHOOL, function="fritids"), TODAY
+            )

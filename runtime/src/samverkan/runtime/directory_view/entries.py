@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.directory import (
     FormalisedContactPublished,
@@ -22,6 +20,7 @@ from samverkan.contracts.directory import (
 )
 from samverkan.runtime.consumer import Refused
 from samverkan.runtime.db import UnitOfWork
+from samverkan.runtime.directory_view import pending
 from samverkan.runtime.directory_view.routing import forget
 
 DIRECTORY_EVENTS = (
@@ -50,10 +49,10 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
     if getattr(data, "principal", None) != event.sourceprincipal:
         raise Refused("a principal may only publish its own directory entries")
     forget(tx)
-    conn = tx.conn
     match data:
         case PrincipalPublished():
-            await conn.execute(
+            await pending.write(
+                tx,
                 """INSERT INTO dir_principals (principal, name, kind, organisation_number)
                    VALUES ($1, $2, $3, $4)
                    ON CONFLICT (principal) DO UPDATE SET name = $2, kind = $3,
@@ -64,7 +63,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.organisation_number,
             )
         case UnitPublished():
-            await conn.execute(
+            await pending.write(
+                tx,
                 """INSERT INTO dir_units (principal, unit, name, kind, hsa_id, area, uph_assignment)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (principal, unit) DO UPDATE SET name = $3, kind = $4, hsa_id = $5,
@@ -78,7 +78,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.uph_assignment,
             )
         case FunctionPublished():
-            await conn.execute(
+            await pending.write(
+                tx,
                 """INSERT INTO dir_functions (principal, function, name, unit, unit_name,
                      unit_kind, mailbox, valid_from, valid_to)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -96,7 +97,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.valid_to,
             )
         case FormalisedContactPublished():
-            await conn.execute(
+            await pending.write(
+                tx,
                 """INSERT INTO dir_contacts (principal, contact, function, counterpart_principal,
                      counterpart_function, need, valid_from, valid_to)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -113,18 +115,16 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.valid_to,
             )
         case PrincipalRetired():
-            await _retire(
-                conn, "dir_principals", "principal", data.principal, None, data.retired_at
-            )
+            await _retire(tx, "dir_principals", "principal", data.principal, None, data.retired_at)
         case UnitRetired():
-            await _retire(conn, "dir_units", "unit", data.principal, data.unit, data.retired_at)
+            await _retire(tx, "dir_units", "unit", data.principal, data.unit, data.retired_at)
         case FunctionRetired():
             await _retire(
-                conn, "dir_functions", "function", data.principal, data.function, data.retired_at
+                tx, "dir_functions", "function", data.principal, data.function, data.retired_at
             )
         case FormalisedContactRetired():
             await _retire(
-                conn, "dir_contacts", "contact", data.principal, data.contact, data.retired_at
+                tx, "dir_contacts", "contact", data.principal, data.contact, data.retired_at
             )
         case PublicKeyPublished():
             await _publish_key(tx, data)
@@ -133,7 +133,7 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
 
 
 async def _retire(
-    conn: asyncpg.Connection,
+    tx: UnitOfWork,
     table: str,
     column: str,
     principal: str,
@@ -141,14 +141,16 @@ async def _retire(
     retired_at: datetime,
 ) -> None:
     if entry is None:
-        await conn.execute(
+        await pending.write(
+            tx,
             f"""INSERT INTO {table} (principal, retired_at) VALUES ($1, $2)
                 ON CONFLICT (principal) DO UPDATE SET retired_at = $2""",
             principal,
             retired_at,
         )
         return
-    await conn.execute(
+    await pending.write(
+        tx,
         f"""INSERT INTO {table} (principal, {column}, retired_at) VALUES ($1, $2, $3)
             ON CONFLICT (principal, {column}) DO UPDATE SET retired_at = $3""",
         principal,

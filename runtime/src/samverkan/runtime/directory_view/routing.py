@@ -16,6 +16,7 @@ import asyncpg
 
 from samverkan.contracts.referral import FunctionRef, Need
 from samverkan.runtime.db import UnitOfWork
+from samverkan.runtime.directory_view import pending
 
 
 class NoRoute(LookupError):
@@ -62,6 +63,7 @@ async def _remembered(tx: UnitOfWork, ref: FunctionRef) -> asyncpg.Record | None
     meanwhile counts from the next transaction on."""
     rows: dict[FunctionRef, asyncpg.Record | None] = tx.memo.setdefault(_REMEMBERED, {})
     if ref not in rows:
+        await pending.flush(tx)
         rows[ref] = await _read(tx.conn, ref)
     return rows[ref]
 
