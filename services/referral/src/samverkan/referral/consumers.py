@@ -33,6 +33,7 @@ from samverkan.contracts.referral import (
 )
 from samverkan.referral.service import concerns, consents, consultations, inbound
 from samverkan.referral.service.context import Context, Later, Rejected
+from samverkan.referral.store import referrals
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 
@@ -62,9 +63,14 @@ def _from(event: CloudEvent, party: str) -> FunctionRef:
     return function
 
 
-def _guarded(party: str, apply: Apply) -> Apply:
+def _guarded(party: str, apply: Apply, *, flush_first: bool = True) -> Apply:
+    """`apply`, for events from `party` only, raising the consumer's exceptions. `flush_first`:
+    the referral copies a batch's ReferralSent events hold back are inserted before it runs."""
+
     async def handler(tx: UnitOfWork, event: CloudEvent) -> None:
         _from(event, party)
+        if flush_first:
+            await referrals.flush(tx)
         try:
             await apply(tx, event)
         except Rejected as exc:
@@ -112,7 +118,8 @@ def register(node_on: Callable[..., None], ctx: Context) -> None:
         assert isinstance(event.data, ConsultationAnswered)
         await consultations.answered(tx, event.data)
 
-    on(ReferralSent, "sender", sent)
+    # Only receiving holds copies back (inbound.receive), and it reads none of them.
+    node_on(ReferralSent, _guarded("sender", sent, flush_first=False), addressed_to_me=True)
     for event_class in FROM_RECIPIENT:
         on(event_class, "recipient", followed)
     for event_class in FROM_SENDER:

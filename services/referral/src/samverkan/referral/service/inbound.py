@@ -17,7 +17,11 @@ from samverkan.runtime.db import UnitOfWork
 async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     """Store a referral addressed here and send the technical receipt (no person involved)."""
     referral, receipt = Referral.receive(sent, now=ctx.now())
-    if not await referrals.add(tx.conn, referral):
+    if tx.applies_together:
+        # Catching up: the batch's new copies go in together (the consumer flushes them before
+        # any other handler, which may read them); a copy that exists fails the batch instead.
+        referrals.add_with_batch(tx, referral)
+    elif not await referrals.add(tx.conn, referral):
         raise Rejected(f"referral {sent.referral_id} already exists here")
     if not await directory_view.exists(tx, sent.recipient):
         # Our copy of the directory may lag behind the sender's; it routed validly.
@@ -27,6 +31,7 @@ async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     consent = await consent_store.get(tx.conn, consent_id) if consent_id else None
     if consent is not None and consent.state is not ConsentState.ACTIVE:
         # The withdrawal overtook the referral (they travel on different topics).
+        await referrals.flush(tx)
         await consents.end_referrals(ctx, tx, consent, consents.cause_of(consent.state))
 
 
