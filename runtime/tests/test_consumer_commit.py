@@ -64,6 +64,7 @@ class SlowCoordinator:
 
     def __init__(self) -> None:
         self.asked: list[dict[TopicPartition, int]] = []
+        self.sought: list[tuple[TopicPartition, int]] = []
         self.answer = asyncio.Event()
 
     def assignment(self) -> set[TopicPartition]:
@@ -72,6 +73,9 @@ class SlowCoordinator:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.asked.append(dict(offsets))
         await self.answer.wait()
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.sought.append((partition, offset))
 
 
 async def test_full_batches_commit_in_order_while_the_next_is_applied() -> None:
@@ -114,19 +118,45 @@ async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 20}]
 
 
-async def test_a_revoke_sends_what_is_done_then_forgets_what_could_not_go(
+async def test_a_revoke_waits_for_the_commit_under_way() -> None:
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)  # that commit is out
+    revoking = asyncio.ensure_future(consumer.listener.on_partitions_revoked({PARTITION}))
+    await asyncio.sleep(0.01)
+    assert not revoking.done()  # the partition's done offset goes out while it is still ours
+    slow.answer.set()
+    await asyncio.wait_for(revoking, 1)
+    assert slow.asked == [{PARTITION: 10}]
+
+
+async def test_a_commit_outlasting_the_revoke_is_stopped_and_the_rest_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(consumer_module, "REVOKE_COMMIT_WAIT_S", 0.05)
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
-    await asyncio.sleep(0.01)  # that commit is out
-    await consumer._settle(slow, Progress(done={PARTITION: 20, OTHER: 5}), more_waiting=True)  # type: ignore[arg-type]
-    # The coordinator does not answer within the wait: the revoked partition's offset is dropped.
+    await consumer._settle(slow, Progress(done={PARTITION: 10, OTHER: 3}), more_waiting=True)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)  # that commit is out, and gets no answer
+    await consumer._settle(slow, Progress(done={PARTITION: 20}), more_waiting=True)  # type: ignore[arg-type]
     await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
+    # The commit under way was given up; the kept partition's offset goes with the next one.
     slow.answer.set()
-    await asyncio.wait_for(consumer.finish_commits(), 1)
-    assert slow.asked == [{PARTITION: 10}, {OTHER: 5}]
+    await asyncio.wait_for(consumer._commit_soon(slow, {}), 1)  # type: ignore[arg-type]
+    assert slow.asked == [{PARTITION: 10, OTHER: 3}, {OTHER: 3}]
+
+
+async def test_a_revoke_during_the_backoff_keeps_the_batch_off_that_partition() -> None:
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    slow.answer.set()
+    consumer._backoff_s = 0.05
+    # OTHER is read again after a backoff (the database was away); PARTITION is done.
+    progress = Progress(done={PARTITION: 10}, rewind={OTHER: 2}, revocations=consumer.revocations)
+    settling = asyncio.ensure_future(consumer._settle(slow, progress, more_waiting=False))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)  # in the backoff
+    await consumer.listener.on_partitions_revoked({PARTITION})
+    await asyncio.wait_for(settling, 1)
+    assert slow.asked == []
+    assert slow.sought == [(OTHER, 2)]
 
 
 async def test_a_batch_read_before_a_revoke_leaves_those_partitions_alone() -> None:

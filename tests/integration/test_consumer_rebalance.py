@@ -10,9 +10,13 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from support import offsets_only_consumer
+from support import eventually, offsets_only_consumer, settings, unique
 
+from samverkan.contracts import topics
 from samverkan.runtime.consumer import Progress
+from samverkan.runtime.migrations import DIRECTORY_VIEW
+from samverkan.runtime.node import Node
+from samverkan.runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +79,37 @@ async def test_offsets_of_partitions_revoked_mid_batch_are_not_committed(
         if second is not None:
             await second.stop()
         await applying.close()
+
+
+async def test_a_node_hears_when_a_rebalance_takes_its_partitions(
+    database: str, kafka_bootstrap: str
+) -> None:
+    """The node's subscriber is wired to the listener: a second member joining its group takes
+    partitions from it, and its consumer counts the revocation."""
+    node = Node(
+        settings(ServiceSettings, principal=unique("region"), dsn=database, kafka=kafka_bootstrap),
+        service="worker",
+        migrations=[DIRECTORY_VIEW],
+        subscribe_to=(topics.REFERRAL,),
+    )
+    async with node.running():
+        await asyncio.wait_for(node.broker_connected.wait(), 60)
+
+        async def assigned() -> bool:
+            subscriber = next(iter(node.broker.subscribers))
+            return bool(subscriber.consumer and subscriber.consumer.assignment())
+
+        await eventually("the node to get its partitions", assigned)
+        other = AIOKafkaConsumer(
+            topics.REFERRAL, bootstrap_servers=kafka_bootstrap, group_id=node.group
+        )
+        await other.start()
+        try:
+
+            async def revoked() -> bool:
+                await other.getmany(timeout_ms=200)
+                return node.consumer.revocations >= 1
+
+            await eventually("the node to hear of the rebalance", revoked)
+        finally:
+            await other.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from support import (
@@ -66,14 +67,18 @@ async def test_a_referral_and_its_cancellation_request_in_one_batch(
 
     async with running(node, app):
 
-        async def copies() -> dict[str, str | None] | None:
-            rows = await node.pool.fetch("SELECT id, sub_status FROM referrals")
-            return {str(r["id"]): r["sub_status"] for r in rows} if len(rows) == 2 else None
+        async def copies() -> list[Any] | None:
+            rows = await node.pool.fetch("SELECT id, sub_status, xmin::text FROM referrals")
+            return rows if len(rows) == 2 else None
 
-        stored = await eventually("both referrals", copies)
+        rows = await eventually("both referrals", copies)
         applied = await eventually("the whole backlog", lambda: _applied(node, len(backlog)))
 
     assert applied == len(backlog)
+    # One transaction wrote both copies and the request's change: the backlog was one batch,
+    # and the request found a copy the batch had held back until then.
+    assert len({r["xmin"] for r in rows}) == 1
+    stored = {str(r["id"]): r["sub_status"] for r in rows}
     assert stored == {
         str(first.data.referral_id): "cancellation-requested",  # type: ignore[attr-defined]
         str(second.data.referral_id): None,  # type: ignore[attr-defined]

@@ -281,6 +281,7 @@ class EventConsumer:
         self._batch_size = batch_size
         # Offsets done but not yet committed, and the task committing them (see _commit_soon).
         self._to_commit: dict[TopicPartition, int] = {}
+        self._committing: dict[TopicPartition, int] = {}  # what the commit under way sends
         self._committer: asyncio.Task[None] | None = None
         self._stopping = False
         # Rebalances so far that took partitions away, and the last one that took each.
@@ -304,11 +305,17 @@ class EventConsumer:
     def tap(self, tap: Tap) -> None:
         self._tap = Route(tap, addressed_to_me=False)
 
-    async def __call__(self, msg: KafkaMessage) -> None:
+    @property
+    def revocations(self) -> int:
+        """How many rebalances have taken partitions away so far."""
+        return self._revocations
+
+    async def __call__(self, msg: KafkaMessage, *, revocations: int | None = None) -> None:
+        """Apply a batch. `revocations`: as many as when it was read, if that was earlier."""
         records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
         consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
         watch = Stopwatch()
-        progress = Progress(revocations=self._revocations)
+        progress = Progress(revocations=self._revocations if revocations is None else revocations)
         items: list[Item] = []
         try:
             with collector_paused():
@@ -346,7 +353,9 @@ class EventConsumer:
                 progress.rewind_unsettled(items)
                 return
             if now - last_commit > ONE_BY_ONE_COMMIT_S:
-                self._commit_soon(consumer, progress.done)
+                revoked = self._revoked_since(progress)
+                ours = {p: offset for p, offset in progress.done.items() if p not in revoked}
+                self._commit_soon(consumer, ours)
                 last_commit = now
 
     def _item(self, record: ConsumerRecord) -> Item:
@@ -544,7 +553,7 @@ class EventConsumer:
         `more_waiting` (the batch was full, as while catching up), when the commit goes out
         while the next batch is read and applied. Partitions a rebalance took away since the
         batch was read are left alone."""
-        progress.forget({p for p, n in self._revoked_in.items() if n > progress.revocations})
+        progress.forget(self._revoked_since(progress))
         for partition, offset in progress.rewind.items():
             with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
                 consumer.seek(partition, offset)
@@ -553,6 +562,7 @@ class EventConsumer:
             self._backoff_s = min(self._backoff_s * 2, 10.0)
         elif progress.done:
             self._backoff_s = 0.5
+        progress.forget(self._revoked_since(progress))  # once more: there was a wait
         for partition in progress.waiting:
             # What it waits for usually arrives on another partition of this same consumer: set
             # this partition aside for a moment and let the consumer serve the others meanwhile.
@@ -562,6 +572,10 @@ class EventConsumer:
             committing = self._commit_soon(consumer, progress.done)
             if not more_waiting or self._stopping:
                 await committing
+
+    def _revoked_since(self, progress: Progress) -> set[TopicPartition]:
+        """The partitions a rebalance took away after the batch of `progress` was read."""
+        return {p for p, n in self._revoked_in.items() if n > progress.revocations}
 
     def _commit_soon(
         self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]
@@ -595,8 +609,15 @@ class EventConsumer:
         self._revocations += 1
         for partition in revoked:
             self._revoked_in[partition] = self._revocations
-        if self._committer is not None:
+        if self._committer is not None and not self._committer.done():
             await asyncio.wait({self._committer}, timeout=REVOKE_COMMIT_WAIT_S)
+            if not self._committer.done():
+                # Still retrying: each retry carries the group's generation at the time, so one
+                # after the rebalance could land behind the next owner's commit. What it held
+                # of the partitions kept goes with the next commit.
+                self._committer.cancel()
+                await asyncio.gather(self._committer, return_exceptions=True)
+                self._to_commit = {**self._committing, **self._to_commit}
         for partition in revoked:
             self._to_commit.pop(partition, None)
 
@@ -609,8 +630,9 @@ class EventConsumer:
 
     async def _commit_pending(self, consumer: AIOKafkaConsumer) -> None:
         while self._to_commit:
-            offsets, self._to_commit = self._to_commit, {}
-            await self._commit(consumer, offsets)
+            self._committing, self._to_commit = self._to_commit, {}
+            await self._commit(consumer, self._committing)
+            self._committing = {}
 
     async def _commit(self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
         # Only partitions still ours: one taken away by a rebalance would fail the whole commit.

@@ -142,7 +142,12 @@ class Node:
                 # connection returned to the pool (kept, context and all, even once cancelled).
                 # That kept several batches alive at once. In a context of its own, a batch goes
                 # when it is done.
-                await asyncio.create_task(self.consumer(msg), context=contextvars.Context())
+                # As many rebalances as when the batch was read: one that begins in the hop to
+                # the task must still count against it.
+                seen = self.consumer.revocations
+                await asyncio.create_task(
+                    self.consumer(msg, revocations=seen), context=contextvars.Context()
+                )
 
             subscriber = self.broker.subscriber(
                 *self._subscribe_to,

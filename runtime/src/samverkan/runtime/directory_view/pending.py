@@ -4,6 +4,7 @@ A batch of events applied together (`tx.applies_together`) holds its directory u
 order, and sends them together when anything in the transaction next reads the directory view
 (`flush`: every read in this package does so first) or when it commits. Alone, an event's upsert
 is sent at once, so a failing one fails inside its handler, as a savepoint around it expects.
+Nothing held back may be flushed inside a savepoint: its rollback would not give the rows back.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ from samverkan.contracts.referral import (
 )
 from samverkan.referral.service import concerns, consents, consultations, inbound
 from samverkan.referral.service.context import Context, Later, Rejected
-from samverkan.referral.store import referrals
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 
@@ -70,7 +69,7 @@ def _guarded(party: str, apply: Apply, *, flush_first: bool = True) -> Apply:
     async def handler(tx: UnitOfWork, event: CloudEvent) -> None:
         _from(event, party)
         if flush_first:
-            await referrals.flush(tx)
+            await inbound.flush(tx)
         try:
             await apply(tx, event)
         except Rejected as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from samverkan.contracts.referral import ReferralForwarded, ReferralSent, SupersessionCause
 from samverkan.referral.domain.consent import ConsentState
 from samverkan.referral.domain.lifecycle import NotAllowed
@@ -18,9 +20,7 @@ async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     """Store a referral addressed here and send the technical receipt (no person involved)."""
     referral, receipt = Referral.receive(sent, now=ctx.now())
     if tx.applies_together:
-        # Catching up: the batch's new copies go in together (the consumer flushes them before
-        # any other handler, which may read them); a copy that exists fails the batch instead.
-        referrals.add_with_batch(tx, referral)
+        _hold(tx, referral)
     elif not await referrals.add(tx.conn, referral):
         raise Rejected(f"referral {sent.referral_id} already exists here")
     if not await directory_view.exists(tx, sent.recipient):
@@ -31,8 +31,33 @@ async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     consent = await consent_store.get(tx.conn, consent_id) if consent_id else None
     if consent is not None and consent.state is not ConsentState.ACTIVE:
         # The withdrawal overtook the referral (they travel on different topics).
-        await referrals.flush(tx)
+        await flush(tx)
         await consents.end_referrals(ctx, tx, consent, consents.cause_of(consent.state))
+
+
+_HELD = "referral.received"  # in a transaction's memo: copies received, not yet inserted
+
+
+def _hold(tx: UnitOfWork, referral: Referral) -> None:
+    """Store a new copy with the others received in the same batch of events applied together:
+    in one round trip, before the next `flush` or the commit. Should one of them exist already,
+    the whole batch fails, and is applied one event at a time, where `receive` refuses it."""
+    tx.gathered(_HELD, list, _insert_held).append(referral)
+
+
+async def flush(tx: UnitOfWork) -> None:
+    """Insert the copies `receive` holds back in `tx`, before anything in it reads referrals.
+    (The consumers call it before every handler but receiving's; not within a savepoint, whose
+    rollback would not give the copies back.)"""
+    held: list[Referral] | None = tx.memo.get(_HELD)
+    if held:
+        await _insert_held(tx.conn, held)
+
+
+async def _insert_held(conn: asyncpg.Connection, held: list[Referral]) -> None:
+    if held:
+        await referrals.insert_many(conn, held)
+        held.clear()  # sent: not again at the commit
 
 
 async def follow(ctx: Context, tx: UnitOfWork, event: FromRecipient | FromSender) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,6 @@ import asyncpg
 from samverkan.contracts.referral import Child, ConsentStatement, FunctionRef, Need
 from samverkan.referral.domain.lifecycle import Status, SubStatus
 from samverkan.referral.domain.referral import Direction, Referral
-from samverkan.runtime.db import UnitOfWork
 
 _COLUMNS = (
     "id, direction, sender_principal, sender_function, recipient_principal, recipient_function,"
@@ -142,27 +142,9 @@ async def add(conn: asyncpg.Connection, referral: Referral) -> bool:
     return bool(added)
 
 
-_RECEIVED = "referrals.received"  # in a transaction's memo: rows of copies not yet inserted
-
-
-def add_with_batch(tx: UnitOfWork, referral: Referral) -> None:
-    """Store a new copy with the others received in the same batch of events applied together,
-    in one round trip, before the next `flush` or the commit. Should one of them exist already,
-    the whole batch fails, and is applied one event at a time, where `add` tells which."""
-    tx.gathered(_RECEIVED, list, _insert_all).append(_to_row(referral))
-
-
-async def flush(tx: UnitOfWork) -> None:
-    """Insert what `add_with_batch` holds back, before anything in `tx` reads referrals."""
-    rows: list[tuple[Any, ...]] | None = tx.memo.get(_RECEIVED)
-    if rows:
-        await _insert_all(tx.conn, rows)
-
-
-async def _insert_all(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    if rows:
-        await conn.executemany(_INSERT, rows)
-        rows.clear()  # sent: not again at the commit
+async def insert_many(conn: asyncpg.Connection, copies: Sequence[Referral]) -> None:
+    """Store new copies in one round trip; a copy that exists already fails them all."""
+    await conn.executemany(_INSERT, [_to_row(referral) for referral in copies])
 
 
 async def under_consent(conn: asyncpg.Connection, consent_id: UUID) -> list[Referral]:
