@@ -27,6 +27,7 @@ from samverkan.contracts.envelope import LegalBasis
 from samverkan.contracts.referral import Need, ReferralSent
 from samverkan.runtime import directory_view
 from samverkan.runtime.auth import Role, issue_token
+from samverkan.runtime.broker import ensure_topics
 from samverkan.runtime.consumer import EventConsumer
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import migrate
@@ -195,9 +196,14 @@ async def send_raw(bootstrap: str, records: Iterable[Raw]) -> None:
         await producer.stop()
 
 
+def signed(events: Iterable[CloudEvent]) -> list[Raw]:
+    """The events as their relays would publish them, signed."""
+    return [(e, signed_headers(e), e.value()) for e in events]
+
+
 async def send_in_order(bootstrap: str, events: list[CloudEvent]) -> None:
     """Publish the events signed, as their relays would, in order (see `send_raw`)."""
-    await send_raw(bootstrap, [(e, signed_headers(e), e.value()) for e in events])
+    await send_raw(bootstrap, signed(events))
 
 
 async def _seed(tx: UnitOfWork, principals: Iterable[str], events: Iterable[CloudEvent]) -> None:
@@ -218,10 +224,14 @@ async def seed_directory(node: Node, events: list[CloudEvent]) -> None:
 
 
 async def seed_before_start(
-    node: Node, principals: Iterable[str], directory: Iterable[CloudEvent] = ()
+    node: Node,
+    principals: Iterable[str],
+    directory: Iterable[CloudEvent] = (),
+    backlog: Iterable[Raw] = (),
 ) -> None:
     """Migrate the node's database and apply the principals' public keys, then `directory`,
-    before the node starts: a backlog already on the broker is then believed at its first poll."""
+    and put `backlog` on the broker, before the node starts: its consumer's first poll returns
+    the whole backlog, one batch, and believes it."""
     await migrate(node.settings.dsn, node.migrations)
     pool = await create_pool(node.settings.dsn, max_size=1)
     try:
@@ -229,6 +239,9 @@ async def seed_before_start(
             await _seed(tx, principals, directory)
     finally:
         await pool.close()
+    if backlog := list(backlog):
+        await ensure_topics(node.settings.kafka)
+        await send_raw(node.settings.kafka.bootstrap_servers, backlog)
 
 
 def offsets_only_consumer(group: str = "referral") -> EventConsumer:

@@ -15,6 +15,7 @@ from support import (
     seed_before_start,
     send_in_order,
     settings,
+    signed,
     unique,
 )
 
@@ -23,10 +24,7 @@ from samverkan.audit.app import build
 from samverkan.audit.settings import AuditSettings
 from samverkan.contracts import CloudEvent
 from samverkan.contracts.directory import FunctionPublished, UnitKind
-from samverkan.runtime.broker import ensure_topics
 from samverkan.runtime.db import UnitOfWork
-from samverkan.runtime.node import Node
-from samverkan.runtime.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +41,6 @@ def _function(source: str, about: str, name: str) -> CloudEvent:
         valid_from=date(2025, 1, 1),
     )
     return CloudEvent.wrap(data, principal=source, service="directory")
-
-
-async def _backlog(node: Node, events: list[CloudEvent], bootstrap: str) -> None:
-    """Everything is on the broker, and the keys known, before the consumer starts: its first
-    poll returns the whole backlog."""
-    await seed_before_start(node, (e.sourceprincipal for e in events))
-    await ensure_topics(KafkaSettings(bootstrap_servers=bootstrap))
-    await send_in_order(bootstrap, events)
 
 
 async def test_a_batch_records_every_event_even_when_an_action_fails(
@@ -87,7 +77,7 @@ async def test_a_batch_records_every_event_even_when_an_action_fails(
         await record(tx, ctx, event, kafka)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service, "record", watched)
-    await _backlog(node, backlog, kafka_bootstrap)
+    await seed_before_start(node, (e.sourceprincipal for e in backlog), backlog=signed(backlog))
     caplog.set_level(logging.DEBUG, logger="samverkan.runtime.consumer")
 
     async def recorded(events: list[CloudEvent]) -> set[str]:

@@ -15,8 +15,8 @@ from support import (
     running,
     school_to_health_centre,
     seed_before_start,
-    send_in_order,
     settings,
+    signed,
     unique,
 )
 
@@ -25,8 +25,6 @@ from samverkan.contracts.envelope import LegalBasis
 from samverkan.contracts.referral import ReferralCancellationRequested, ReferralSent
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
-from samverkan.runtime.broker import ensure_topics
-from samverkan.runtime.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +58,9 @@ async def test_a_referral_and_its_cancellation_request_in_one_batch(
     backlog = [first, cancellation_requested(first), second]
     # Everything is on the broker, and the directory known, before the consumer starts: its
     # first poll returns the whole backlog, one batch.
-    await seed_before_start(node, [school], school_to_health_centre(school, region))
-    await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap))
-    await send_in_order(kafka_bootstrap, backlog)
+    await seed_before_start(
+        node, [school], school_to_health_centre(school, region), backlog=signed(backlog)
+    )
     caplog.set_level(logging.DEBUG, logger="samverkan.runtime.consumer")
 
     async with running(node, app):

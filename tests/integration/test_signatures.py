@@ -28,8 +28,6 @@ from samverkan.contracts import topics
 from samverkan.referral.app import build
 from samverkan.referral.settings import ReferralSettings
 from samverkan.runtime import verifiers
-from samverkan.runtime.broker import ensure_topics
-from samverkan.runtime.settings import KafkaSettings
 from samverkan.runtime.signing import Signer
 
 pytestmark = pytest.mark.integration
@@ -106,9 +104,9 @@ async def test_a_forgery_in_the_batch_of_the_event_it_copies_uses_up_nothing(
     records.insert(2, (copied, signed_headers(copied), json.dumps(forged_value).encode()))
     # Everything is on the broker, and the directory known, before the consumer starts: its
     # first poll returns all the records, one batch.
-    await seed_before_start(node, [school, region], school_to_health_centre(school, region))
-    await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap))
-    await send_raw(kafka_bootstrap, records)
+    await seed_before_start(
+        node, [school, region], school_to_health_centre(school, region), backlog=records
+    )
 
     caplog.set_level(logging.DEBUG, logger="samverkan.runtime.consumer")
     async with running(node, app):

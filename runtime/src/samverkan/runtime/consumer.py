@@ -310,12 +310,12 @@ class EventConsumer:
         """How many rebalances have taken partitions away so far."""
         return self._revocations
 
-    async def __call__(self, msg: KafkaMessage, *, revocations: int | None = None) -> None:
-        """Apply a batch. `revocations`: as many as when it was read, if that was earlier."""
+    async def __call__(self, msg: KafkaMessage, *, revocations: int) -> None:
+        """Apply a batch; `revocations`: `self.revocations` when it was read."""
         records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
         consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
         watch = Stopwatch()
-        progress = Progress(revocations=self._revocations if revocations is None else revocations)
+        progress = Progress(revocations=revocations)
         items: list[Item] = []
         try:
             with collector_paused():
@@ -552,17 +552,16 @@ class EventConsumer:
         """Rewind what is to be read again, then commit what is done: at once, unless
         `more_waiting` (the batch was full, as while catching up), when the commit goes out
         while the next batch is read and applied. Partitions a rebalance took away since the
-        batch was read are left alone."""
-        progress.forget(self._revoked_since(progress))
-        for partition, offset in progress.rewind.items():
-            with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
-                consumer.seek(partition, offset)
+        batch was read (up to the end of the backoff) are left alone."""
         if progress.rewind.keys() - progress.waiting:
             await asyncio.sleep(self._backoff_s)
             self._backoff_s = min(self._backoff_s * 2, 10.0)
         elif progress.done:
             self._backoff_s = 0.5
-        progress.forget(self._revoked_since(progress))  # once more: there was a wait
+        progress.forget(self._revoked_since(progress))  # nothing awaited from here to the commit
+        for partition, offset in progress.rewind.items():
+            with contextlib.suppress(KafkaError):  # no longer ours after a rebalance
+                consumer.seek(partition, offset)
         for partition in progress.waiting:
             # What it waits for usually arrives on another partition of this same consumer: set
             # this partition aside for a moment and let the consumer serve the others meanwhile.

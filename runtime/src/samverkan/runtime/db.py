@@ -92,6 +92,21 @@ _OUTBOX_INSERT = (
 )
 
 
+_HELD = "held:"  # in a transaction's memo, before a kind: its writes held back (write_held)
+
+
+async def _send_in_order(conn: asyncpg.Connection, held: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Each run of one statement in `held` as one executemany (its rows run in turn), in order;
+    empties `held`, so what a flush sent is not sent again at the commit."""
+    while held:
+        statement = held[0][0]
+        run = 1
+        while run < len(held) and held[run][0] == statement:
+            run += 1
+        await conn.executemany(statement, [args for _, args in held[:run]])
+        del held[:run]
+
+
 class UnitOfWork:
     """One Postgres transaction. Events added with `publish` are stored in the outbox table in the
     same transaction, so a state change and its announcement commit or roll back together."""
@@ -204,6 +219,23 @@ class UnitOfWork:
         for statement, rows in self._at_end.items():
             if rows:
                 await self.conn.executemany(statement, rows)
+
+    async def write_held(self, kind: str, statement: str, *args: Any) -> None:
+        """Run `statement` with `args`: at once, or, while a batch of events is applied together
+        (`applies_together`), held back with the other writes of `kind` until `flush(kind)` or
+        the commit, and then sent in their order, each run of one statement as one executemany
+        (one round trip). Whoever reads what writes of `kind` write flushes them first. Not
+        within a savepoint: its rollback would not give back what a flush in it sent."""
+        if not self.applies_together:
+            await self.conn.execute(statement, *args)
+            return
+        self.gathered(_HELD + kind, list, _send_in_order).append((statement, args))
+
+    async def flush(self, kind: str) -> None:
+        """Send the writes of `kind` held back in this transaction (see `write_held`)."""
+        held: list[tuple[str, tuple[Any, ...]]] | None = self.memo.get(_HELD + kind)
+        if held:
+            await _send_in_order(self.conn, held)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

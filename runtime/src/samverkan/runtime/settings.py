@@ -10,7 +10,8 @@ from pydantic_settings import SettingsConfigDict
 
 from samverkan.contracts.values import Slug
 from samverkan.runtime.config import LayeredSettings
-from samverkan.runtime.verifiers import MAX_PROCESSES
+
+MAX_VERIFY_PROCESSES = 8  # the most signature-verifying worker processes a service may run
 
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -71,7 +72,7 @@ class NodeSettings(LayeredSettings):
     verify_processes: int | None = Field(
         default=None,
         ge=0,
-        le=MAX_PROCESSES,
+        le=MAX_VERIFY_PROCESSES,
         description="Worker processes of each service that check a large batch's signatures "
         "while the service applies it. Default: one fewer than the CPUs the service may use, "
         "counting a container's CPU limit (1 to 4). 0: on threads of the service's own "

@@ -29,12 +29,12 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from samverkan.runtime.settings import MAX_VERIFY_PROCESSES
 from samverkan.runtime.verify_worker import COMMAND, Check, read_message, verify_each
 
 log = logging.getLogger(__name__)
 
 INLINE_BELOW = 16  # fewer records than this are verified inline: a hand-off costs more
-MAX_PROCESSES = 8
 # A part of a batch takes a worker ~30 ms here; one that takes this long is stuck (stopped, or
 # starved of a CPU), and the batch must not wait on it for ever.
 ANSWER_TIMEOUT_S = 30.0
@@ -73,7 +73,9 @@ _CPUS = usable_cpus()
 _THREADS = min(_CPUS, 4)
 
 # Feed the workers (one thread each while it holds a part of a batch), or verify on them.
-_threads = ThreadPoolExecutor(max_workers=max(_THREADS, MAX_PROCESSES), thread_name_prefix="verify")
+_threads = ThreadPoolExecutor(
+    max_workers=max(_THREADS, MAX_VERIFY_PROCESSES), thread_name_prefix="verify"
+)
 
 
 def default_processes() -> int:

@@ -20,8 +20,7 @@ from samverkan.contracts.directory import (
 )
 from samverkan.runtime.consumer import Refused
 from samverkan.runtime.db import UnitOfWork
-from samverkan.runtime.directory_view import pending
-from samverkan.runtime.directory_view.routing import forget
+from samverkan.runtime.directory_view.routing import HELD, forget
 
 DIRECTORY_EVENTS = (
     PrincipalPublished,
@@ -51,8 +50,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
     forget(tx)
     match data:
         case PrincipalPublished():
-            await pending.write(
-                tx,
+            await tx.write_held(
+                HELD,
                 """INSERT INTO dir_principals (principal, name, kind, organisation_number)
                    VALUES ($1, $2, $3, $4)
                    ON CONFLICT (principal) DO UPDATE SET name = $2, kind = $3,
@@ -63,8 +62,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.organisation_number,
             )
         case UnitPublished():
-            await pending.write(
-                tx,
+            await tx.write_held(
+                HELD,
                 """INSERT INTO dir_units (principal, unit, name, kind, hsa_id, area, uph_assignment)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (principal, unit) DO UPDATE SET name = $3, kind = $4, hsa_id = $5,
@@ -78,8 +77,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.uph_assignment,
             )
         case FunctionPublished():
-            await pending.write(
-                tx,
+            await tx.write_held(
+                HELD,
                 """INSERT INTO dir_functions (principal, function, name, unit, unit_name,
                      unit_kind, mailbox, valid_from, valid_to)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -97,8 +96,8 @@ async def apply(tx: UnitOfWork, event: CloudEvent) -> None:
                 data.valid_to,
             )
         case FormalisedContactPublished():
-            await pending.write(
-                tx,
+            await tx.write_held(
+                HELD,
                 """INSERT INTO dir_contacts (principal, contact, function, counterpart_principal,
                      counterpart_function, need, valid_from, valid_to)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -141,16 +140,16 @@ async def _retire(
     retired_at: datetime,
 ) -> None:
     if entry is None:
-        await pending.write(
-            tx,
+        await tx.write_held(
+            HELD,
             f"""INSERT INTO {table} (principal, retired_at) VALUES ($1, $2)
                 ON CONFLICT (principal) DO UPDATE SET retired_at = $2""",
             principal,
             retired_at,
         )
         return
-    await pending.write(
-        tx,
+    await tx.write_held(
+        HELD,
         f"""INSERT INTO {table} (principal, {column}, retired_at) VALUES ($1, $2, $3)
             ON CONFLICT (principal, {column}) DO UPDATE SET retired_at = $3""",
         principal,

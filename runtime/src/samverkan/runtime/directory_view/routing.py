@@ -16,7 +16,6 @@ import asyncpg
 
 from samverkan.contracts.referral import FunctionRef, Need
 from samverkan.runtime.db import UnitOfWork
-from samverkan.runtime.directory_view import pending
 
 
 class NoRoute(LookupError):
@@ -43,6 +42,9 @@ class Function:
 _FUNCTION = """SELECT f.*, p.retired_at AS principal_retired_at
                FROM dir_functions f LEFT JOIN dir_principals p ON p.principal = f.principal
                WHERE f.principal = $1 AND f.function = $2"""
+# Upserts of entries a batch applied together holds back (UnitOfWork.write_held); every read
+# of the directory view in a transaction sends them first.
+HELD = "directory_view"
 _REMEMBERED = "directory_view.functions"  # in a transaction's memo: function rows it has read
 
 
@@ -63,7 +65,7 @@ async def _remembered(tx: UnitOfWork, ref: FunctionRef) -> asyncpg.Record | None
     meanwhile counts from the next transaction on."""
     rows: dict[FunctionRef, asyncpg.Record | None] = tx.memo.setdefault(_REMEMBERED, {})
     if ref not in rows:
-        await pending.flush(tx)
+        await tx.flush(HELD)
         rows[ref] = await _read(tx.conn, ref)
     return rows[ref]
 

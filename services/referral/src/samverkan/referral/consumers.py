@@ -33,6 +33,7 @@ from samverkan.contracts.referral import (
 )
 from samverkan.referral.service import concerns, consents, consultations, inbound
 from samverkan.referral.service.context import Context, Later, Rejected
+from samverkan.referral.store import referrals
 from samverkan.runtime.consumer import NotYet, Refused
 from samverkan.runtime.db import UnitOfWork
 
@@ -64,12 +65,12 @@ def _from(event: CloudEvent, party: str) -> FunctionRef:
 
 def _guarded(party: str, apply: Apply, *, flush_first: bool = True) -> Apply:
     """`apply`, for events from `party` only, raising the consumer's exceptions. `flush_first`:
-    the referral copies a batch's ReferralSent events hold back are inserted before it runs."""
+    the new referral copies a batch holds back (inbound.receive) are stored before it runs."""
 
     async def handler(tx: UnitOfWork, event: CloudEvent) -> None:
         _from(event, party)
         if flush_first:
-            await inbound.flush(tx)
+            await tx.flush(referrals.HELD)
         try:
             await apply(tx, event)
         except Rejected as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from samverkan.contracts.referral import ReferralForwarded, ReferralSent, SupersessionCause
 from samverkan.referral.domain.consent import ConsentState
 from samverkan.referral.domain.lifecycle import NotAllowed
@@ -20,7 +18,9 @@ async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     """Store a referral addressed here and send the technical receipt (no person involved)."""
     referral, receipt = Referral.receive(sent, now=ctx.now())
     if tx.applies_together:
-        _hold(tx, referral)
+        # Held back with the batch's other new copies (one round trip); should one exist, the
+        # batch fails, and is applied one event at a time, where `add` below refuses it.
+        await tx.write_held(referrals.HELD, *referrals.insertion(referral))
     elif not await referrals.add(tx.conn, referral):
         raise Rejected(f"referral {sent.referral_id} already exists here")
     if not await directory_view.exists(tx, sent.recipient):
@@ -31,33 +31,8 @@ async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     consent = await consent_store.get(tx.conn, consent_id) if consent_id else None
     if consent is not None and consent.state is not ConsentState.ACTIVE:
         # The withdrawal overtook the referral (they travel on different topics).
-        await flush(tx)
+        await tx.flush(referrals.HELD)
         await consents.end_referrals(ctx, tx, consent, consents.cause_of(consent.state))
-
-
-_HELD = "referral.received"  # in a transaction's memo: copies received, not yet inserted
-
-
-def _hold(tx: UnitOfWork, referral: Referral) -> None:
-    """Store a new copy with the others received in the same batch of events applied together:
-    in one round trip, before the next `flush` or the commit. Should one of them exist already,
-    the whole batch fails, and is applied one event at a time, where `receive` refuses it."""
-    tx.gathered(_HELD, list, _insert_held).append(referral)
-
-
-async def flush(tx: UnitOfWork) -> None:
-    """Insert the copies `receive` holds back in `tx`, before anything in it reads referrals.
-    (The consumers call it before every handler but receiving's; not within a savepoint, whose
-    rollback would not give the copies back.)"""
-    held: list[Referral] | None = tx.memo.get(_HELD)
-    if held:
-        await _insert_held(tx.conn, held)
-
-
-async def _insert_held(conn: asyncpg.Connection, held: list[Referral]) -> None:
-    if held:
-        await referrals.insert_many(conn, held)
-        held.clear()  # sent: not again at the commit
 
 
 async def follow(ctx: Context, tx: UnitOfWork, event: FromRecipient | FromSender) -> None:

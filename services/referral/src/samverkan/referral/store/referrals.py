@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -142,9 +141,12 @@ async def add(conn: asyncpg.Connection, referral: Referral) -> bool:
     return bool(added)
 
 
-async def insert_many(conn: asyncpg.Connection, copies: Sequence[Referral]) -> None:
-    """Store new copies in one round trip; a copy that exists already fails them all."""
-    await conn.executemany(_INSERT, [_to_row(referral) for referral in copies])
+HELD = "referrals"  # new copies a batch applied together holds back (UnitOfWork.write_held)
+
+
+def insertion(referral: Referral) -> tuple[Any, ...]:
+    """The statement and arguments storing a new copy; one that exists already fails it."""
+    return (_INSERT, *_to_row(referral))
 
 
 async def under_consent(conn: asyncpg.Connection, consent_id: UUID) -> list[Referral]:
