@@ -165,9 +165,10 @@ def _readable(record: ConsumerRecord) -> ConsumerRecord:
     return copied
 
 
-async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> None:
-    """Decode nothing: our consumer parses the records itself, FastStream's JSON decoding must not."""
-    return None
+async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> KafkaMessage:
+    """Decode nothing: our consumer parses the records itself, FastStream's JSON decoding must
+    not. The subscriber is handed the message itself, the batch's records on it."""
+    return message
 
 
 @dataclass(frozen=True)

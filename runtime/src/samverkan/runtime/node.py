@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from samverkan.contracts import CloudEvent, Event, topics

@@ -1,0 +1,66 @@
+"""How a node's subscriber hands batches to its consumer: on the event loop, with nothing between
+them that costs a thread per batch. Live traffic comes one record to a batch, so whatever a batch
+costs, every event pays."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from support import eventually, settings, unique
+
+from samverkan.runtime.migrations import DIRECTORY_VIEW
+from samverkan.runtime.node import Node
+from samverkan.runtime.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_batches_reach_the_consumer_without_a_worker_thread(
+    database: str, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream's dependency injection runs a synchronous step on a worker thread, and its
+    `KafkaMessage` annotation is one: a hop to a thread and back for every batch."""
+    hops = 0
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    topic = f"dispatch-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    node = Node(
+        settings(ServiceSettings, principal=unique("region"), dsn=database, kafka=kafka_bootstrap),
+        service="worker",
+        migrations=[DIRECTORY_VIEW],
+        subscribe_to=(topic,),
+    )
+    async with node.running():
+        await asyncio.wait_for(node.broker_connected.wait(), 60)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for _ in range(3):  # not events: each is dead-lettered, and each is its own batch
+                await producer.send_and_wait(topic, uuid.uuid4().bytes)
+
+                async def handled(count: int = node.consumer.dead_lettered_total + 1) -> bool:
+                    return node.consumer.dead_lettered_total >= count
+
+                await eventually("the record to be dead-lettered", handled)
+        finally:
+            await producer.stop()
+    assert node.consumer.dead_lettered_total == 3
+    assert hops == 0
