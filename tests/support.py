@@ -244,6 +244,14 @@ async def seed_before_start(
         await send_raw(node.settings.kafka.bootstrap_servers, backlog)
 
 
+async def new_topic(bootstrap: str, *, partitions: int = 1) -> str:
+    """A topic of the calling test's own, with `partitions`."""
+    name = f"test-{uuid4().hex[:8]}"
+    settings = KafkaSettings(bootstrap_servers=bootstrap, topic_partitions=partitions)
+    await ensure_topics(settings, (name,))
+    return name
+
+
 def offsets_only_consumer(group: str = "referral") -> EventConsumer:
     """An EventConsumer with no database or handlers, for tests of how it settles offsets."""
 

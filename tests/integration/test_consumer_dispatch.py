@@ -11,8 +11,7 @@ from typing import Any
 import anyio.to_thread
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from support import eventually, settings, unique
+from support import eventually, new_topic, settings, unique
 
 from samverkan.runtime.migrations import DIRECTORY_VIEW
 from samverkan.runtime.node import Node
@@ -35,13 +34,7 @@ async def test_batches_reach_the_consumer_without_a_worker_thread(
         return await run_sync(*args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    topic = f"dispatch-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
+    topic = await new_topic(kafka_bootstrap)
     node = Node(
         settings(ServiceSettings, principal=unique("region"), dsn=database, kafka=kafka_bootstrap),
         service="worker",

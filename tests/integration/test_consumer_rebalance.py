@@ -9,8 +9,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from support import eventually, offsets_only_consumer, settings, unique
+from support import eventually, new_topic, offsets_only_consumer, settings, unique
 
 from samverkan.contracts import topics
 from samverkan.runtime.consumer import Progress
@@ -24,13 +23,7 @@ pytestmark = pytest.mark.integration
 async def test_offsets_of_partitions_revoked_mid_batch_are_not_committed(
     kafka_bootstrap: str,
 ) -> None:
-    topic, group = f"rebalance-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    finally:
-        await admin.close()
+    topic, group = await new_topic(kafka_bootstrap, partitions=2), f"g-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
