@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import broker_rtt
@@ -14,6 +15,7 @@ from samverkan.devnet.network import Network
 
 RUNAWAY_FACTOR = 3.0  # a step whose inbox p95 exceeds this × the latency run's p95 ran away
 TREND_FACTOR = 2.0  # … or whose last third is this much slower than its first third
+RECOVER_S = 5.0  # after a step that ran away: its queues drain before the next step
 
 
 def latency_result(load: LoadResult) -> dict[str, Any]:
@@ -77,16 +79,18 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
             "accept": [s * 1000 for s in load.accept_latencies()],
         }
         reference = out["e2e"]["inbox"]["p95_ms"]
+
+        async def step(rate: float) -> dict[str, Any]:
+            rss.sample()
+            return step_result(await driver.run(rate, options.step_s, options.drain_s), reference)
+
         steps: list[dict[str, Any]] = []
         for step_rate in options.steps:
-            rss.sample()
-            step = step_result(
-                await driver.run(step_rate, options.step_s, options.drain_s), reference
-            )
-            steps.append(step)
-            if not step["sustained"]:
+            steps.append(await step(step_rate))
+            if not steps[-1]["sustained"]:
                 break
             await asyncio.sleep(1.0)  # let audit and notification settle between steps
+        steps += await _narrow(steps, step, options.refine)
         sustained = [s["rate"] for s in steps if s["sustained"]]
         out["throughput"] = {
             "steps": steps,
@@ -94,6 +98,27 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
             "step_s": options.step_s,
         }
     return out
+
+
+async def _narrow(
+    steps: list[dict[str, Any]],
+    step: Callable[[float], Awaitable[dict[str, Any]]],
+    halvings: int,
+) -> list[dict[str, Any]]:
+    """Halve the gap between the highest sustained rate and the step that ran away, `halvings`
+    times: the doubling steps alone leave the highest sustained rate within a factor of two."""
+    if not steps or steps[-1]["sustained"] or len(steps) < 2:
+        return []
+    low, high = steps[-2]["rate"], steps[-1]["rate"]
+    narrowed: list[dict[str, Any]] = []
+    for _ in range(halvings):
+        rate = float(round((low + high) / 2))
+        if not low < rate < high:
+            break
+        await asyncio.sleep(RECOVER_S)
+        narrowed.append(await step(rate))
+        low, high = (rate, high) if narrowed[-1]["sustained"] else (low, rate)
+    return narrowed
 
 
 def run(options: Options, rss: RssSampler) -> dict[str, Any]:

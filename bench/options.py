@@ -23,6 +23,7 @@ class Options:
     rtt_messages: int = 200  # raw broker round trips in the baseline
     steps: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 40.0, 80.0])
     step_s: float = 8.0
+    refine: int = 2  # steps halving the gap between the last sustained step and the one past it
     drain_s: float = 15.0  # how long a run may take to settle after the last send
     backlog: int = 100_000  # referral events in the catch-up backlog (directory events: a fifth)
     audit_entries: int = 3000  # entries the audit service appends, in consumer-sized batches
@@ -61,6 +62,12 @@ def parse(argv: list[str] | None = None) -> Options:
         "--steps", type=_floats, default=d.steps, help="rates of the step-up search, e.g. 20,40,80"
     )
     p.add_argument("--step-duration", type=float, default=d.step_s, dest="step_s")
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=d.refine,
+        help="steps between the last sustained rate and the one that ran away, each halving the gap",
+    )
     p.add_argument("--drain", type=float, default=d.drain_s, dest="drain_s")
     p.add_argument("--backlog", type=int, default=d.backlog, help="referral events to catch up on")
     p.add_argument("--audit-entries", type=int, default=d.audit_entries)

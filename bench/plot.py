@@ -37,7 +37,7 @@ def _latency(ax: Axes, results: dict[str, Any]) -> None:
 
 def _steps(ax: Axes, results: dict[str, Any]) -> None:
     ax.set_title("Step-up search (red: ran away)")
-    steps = results.get("throughput", {}).get("steps", [])
+    steps = sorted(results.get("throughput", {}).get("steps", []), key=lambda s: s["rate"])
     if not steps:
         return
     rates = [s["rate"] for s in steps]
