@@ -26,8 +26,9 @@ from samverkan.referral.settings import ReferralSettings
 pytestmark = pytest.mark.integration
 
 
-def records_holding(value: bytes) -> int:
-    gc.collect()
+def records_holding(value: bytes, *, collect: bool = True) -> int:
+    if collect:
+        gc.collect()
     return sum(1 for o in gc.get_objects() if type(o) is ConsumerRecord and o.value == value)
 
 
@@ -60,3 +61,31 @@ async def test_an_applied_batch_is_not_kept_alive(database: str, kafka_bootstrap
         # Applying it prepared statements and returned connections to the pool: each started a
         # five-minute timer in the handler's context.
         await eventually("no record of the applied batch left", freed, within=10)
+
+
+async def test_a_batch_is_freed_without_the_collector(database: str, kafka_bootstrap: str) -> None:
+    """By reference counts alone, as soon as it is applied: nothing that holds the batch is in a
+    reference cycle (the collector would free it only later, a batch of 500 records at a time
+    piling up meanwhile)."""
+    school, region = unique("school"), unique("region")
+    node, app = build(
+        settings(ReferralSettings, principal=region, dsn=database, kafka=kafka_bootstrap)
+    )
+    event = referral_sent(school, region)
+    async with running(node, app):
+        await seed_directory(node, school_to_health_centre(school, region))
+        gc.collect()
+        gc.disable()
+        try:
+            await send_in_order(kafka_bootstrap, [event])
+
+            async def applied() -> bool:
+                return node.consumer.applied_total >= 1
+
+            async def freed() -> bool:
+                return records_holding(event.value(), collect=False) == 0
+
+            await eventually("the referral applied", applied)
+            await eventually("no record of the applied batch left", freed, within=10)
+        finally:
+            gc.enable()

@@ -165,10 +165,19 @@ def _readable(record: ConsumerRecord) -> ConsumerRecord:
     return copied
 
 
-async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> KafkaMessage:
+@dataclass(frozen=True)
+class Batch:
+    """What the subscriber is handed: a batch's records and the consumer that read them."""
+
+    records: tuple[ConsumerRecord, ...]
+    consumer: AIOKafkaConsumer
+
+
+async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any]]) -> Batch:
     """Decode nothing: our consumer parses the records itself, FastStream's JSON decoding must
-    not. The subscriber is handed the message itself, the batch's records on it."""
-    return message
+    not. FastStream keeps what this returns on the message, so it must not hold the message: the
+    cycle would keep the whole batch alive until the collector runs, not until it is applied."""
+    return Batch(message.raw_message, message.consumer)  # type: ignore[arg-type, attr-defined]
 
 
 @dataclass(frozen=True)
@@ -311,10 +320,9 @@ class EventConsumer:
         """How many rebalances have taken partitions away so far."""
         return self._revocations
 
-    async def __call__(self, msg: KafkaMessage, *, revocations: int) -> None:
+    async def __call__(self, batch: Batch, *, revocations: int) -> None:
         """Apply a batch; `revocations`: `self.revocations` when it was read."""
-        records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
-        consumer: AIOKafkaConsumer = msg.consumer  # type: ignore[attr-defined]
+        records, consumer = batch.records, batch.consumer
         watch = Stopwatch()
         progress = Progress(revocations=revocations)
         items: list[Item] = []

@@ -18,14 +18,20 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
-from faststream.kafka.message import KafkaMessage
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from samverkan.contracts import CloudEvent, Event, topics
 from samverkan.contracts.deadletter import DeadLettered
 from samverkan.runtime import problems, telemetry, trust, verifiers
 from samverkan.runtime.broker import ensure_topics, make_broker, publish_record
-from samverkan.runtime.consumer import EventConsumer, Handler, Tap, parse_batch, raw_batch
+from samverkan.runtime.consumer import (
+    Batch,
+    EventConsumer,
+    Handler,
+    Tap,
+    parse_batch,
+    raw_batch,
+)
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.lag import LagSampler
 from samverkan.runtime.migrations import RUNTIME, MigrationSource, migrate, pending
@@ -135,7 +141,7 @@ class Node:
         samplers: list[LagSampler] = []
         if self._subscribe_to:
 
-            async def on_message(msg: KafkaMessage) -> None:
+            async def on_message(batch: Batch) -> None:
                 # FastStream keeps the message, and with it the whole batch, in a context
                 # variable, and every timer or task started while handling it copies the context.
                 # asyncpg starts five-minute timers: one per statement it prepares, one per
@@ -146,7 +152,7 @@ class Node:
                 # the task must still count against it.
                 seen = self.consumer.revocations
                 await asyncio.create_task(
-                    self.consumer(msg, revocations=seen), context=contextvars.Context()
+                    self.consumer(batch, revocations=seen), context=contextvars.Context()
                 )
 
             subscriber = self.broker.subscriber(
