@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import broker_rtt
+from bench import backlog, broker_rtt
+from bench.lag import GroupLag
 from bench.load import Driver, LoadResult
 from bench.options import Options
 from bench.rss import RssSampler
@@ -15,7 +18,7 @@ from samverkan.devnet.network import Network
 
 RUNAWAY_FACTOR = 3.0  # a step whose inbox p95 exceeds this × the latency run's p95 ran away
 TREND_FACTOR = 2.0  # … or whose last third is this much slower than its first third
-RECOVER_S = 5.0  # after a step that ran away: its queues drain before the next step
+QUIET_LIMIT_S = 60.0  # after a step that ran away: how long its queues may take to drain
 
 
 def latency_result(load: LoadResult) -> dict[str, Any]:
@@ -80,9 +83,13 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
         }
         reference = out["e2e"]["inbox"]["p95_ms"]
 
-        async def step(rate: float) -> dict[str, Any]:
+        async def step(rate: float, *, quiet_first: bool = False) -> dict[str, Any]:
+            waited = await _quiet(net) if quiet_first else None
             rss.sample()
-            return step_result(await driver.run(rate, options.step_s, options.drain_s), reference)
+            result = step_result(await driver.run(rate, options.step_s, options.drain_s), reference)
+            if waited is not None:
+                result["quiet_after_s"], result["lag_at_start"] = waited
+            return result
 
         steps: list[dict[str, Any]] = []
         for step_rate in options.steps:
@@ -100,23 +107,40 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
     return out
 
 
+async def _quiet(net: Network) -> tuple[float, int]:
+    """Wait until every service's consumer group has committed all it has to read (at most
+    QUIET_LIMIT_S): a step after one that ran away must not start on its leftovers. Returns the
+    seconds waited and the records still unread when the wait ended (0 unless it gave up)."""
+    clock = time.monotonic()
+    groups = {
+        f"{process.principal}.{process.service}": backlog.subscribed(process.service)
+        for process in net.processes()
+    }
+    async with GroupLag(net.bootstrap_servers, groups) as lag:
+        while True:
+            unread = await lag.unread()
+            if not unread or time.monotonic() - clock >= QUIET_LIMIT_S:
+                return time.monotonic() - clock, unread
+            await asyncio.sleep(0.5)
+
+
 async def _narrow(
     steps: list[dict[str, Any]],
-    step: Callable[[float], Awaitable[dict[str, Any]]],
+    step: Callable[..., Awaitable[dict[str, Any]]],
     halvings: int,
 ) -> list[dict[str, Any]]:
     """Halve the gap between the highest sustained rate and the step that ran away, `halvings`
-    times: the doubling steps alone leave the highest sustained rate within a factor of two."""
+    times (in whole referrals/s): the doubling steps alone leave the highest sustained rate
+    within a factor of two. Each such step starts once the queues are drained."""
     if not steps or steps[-1]["sustained"] or len(steps) < 2:
         return []
     low, high = steps[-2]["rate"], steps[-1]["rate"]
     narrowed: list[dict[str, Any]] = []
     for _ in range(halvings):
-        rate = float(round((low + high) / 2))
+        rate = float(math.floor((low + high) / 2))
         if not low < rate < high:
             break
-        await asyncio.sleep(RECOVER_S)
-        narrowed.append(await step(rate))
+        narrowed.append(await step(rate, quiet_first=True))
         low, high = (rate, high) if narrowed[-1]["sustained"] else (low, rate)
     return narrowed
 

@@ -9,20 +9,18 @@ import pytest
 
 from bench import network_bench
 
+pytestmark = pytest.mark.unit
+
 
 def _step(rate: float, sustained: bool) -> dict[str, Any]:
     return {"rate": rate, "sustained": sustained}
 
 
-@pytest.fixture(autouse=True)
-def _no_recovery_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(network_bench, "RECOVER_S", 0.0)
-
-
 def _system_sustaining(ceiling: float) -> tuple[list[float], Any]:
     tried: list[float] = []
 
-    async def step(rate: float) -> dict[str, Any]:
+    async def step(rate: float, *, quiet_first: bool = False) -> dict[str, Any]:
+        assert quiet_first  # a narrowing step comes after one that ran away
         tried.append(rate)
         return _step(rate, rate <= ceiling)
 
@@ -40,7 +38,7 @@ async def test_each_step_halves_the_gap_towards_the_ceiling() -> None:
 async def test_a_step_that_runs_away_narrows_from_above() -> None:
     tried, step = _system_sustaining(22)
     narrowed = await network_bench._narrow([_step(20, True), _step(40, False)], step, 3)
-    assert tried == [30, 25, 22]  # rates are whole referrals per second
+    assert tried == [30, 25, 22]  # whole referrals per second, rounded down
     assert [s["sustained"] for s in narrowed] == [False, False, True]
 
 

@@ -33,7 +33,6 @@ async def test_batches_reach_the_consumer_without_a_worker_thread(
         hops += 1
         return await run_sync(*args, **kwargs)
 
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
     topic = await new_topic(kafka_bootstrap)
     node = Node(
         settings(ServiceSettings, principal=unique("region"), dsn=database, kafka=kafka_bootstrap),
@@ -43,6 +42,7 @@ async def test_batches_reach_the_consumer_without_a_worker_thread(
     )
     async with node.running():
         await asyncio.wait_for(node.broker_connected.wait(), 60)
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)  # from the first batch on
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
         try:

@@ -165,7 +165,7 @@ def _readable(record: ConsumerRecord) -> ConsumerRecord:
     return copied
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Batch:
     """What the subscriber is handed: a batch's records and the consumer that read them."""
 
