@@ -180,6 +180,20 @@ async def raw_batch(message: KafkaMessage, original: Callable[..., Awaitable[Any
     return Batch(message.raw_message, message.consumer)  # type: ignore[arg-type, attr-defined]
 
 
+def past_batch(consumer: AIOKafkaConsumer, records: tuple[ConsumerRecord, ...]) -> bool:
+    """Whether the broker holds records past a batch's, as far as its consumer last heard (each
+    fetch tells it the partitions' ends). While catching up, a batch may be short of the most a
+    batch takes: it ends where the records one fetch brought of its partitions end."""
+    last: dict[TopicPartition, int] = {}
+    for record in records:
+        last[TopicPartition(record.topic, record.partition)] = record.offset
+    assigned = consumer.assignment()  # a rebalance may have taken some away meanwhile
+    return any(
+        partition in assigned and (consumer.highwater(partition) or 0) > offset + 1
+        for partition, offset in last.items()
+    )
+
+
 @dataclass(frozen=True)
 class Route:
     apply: Tap  # the handler, or the tap, called with the event's record
@@ -279,7 +293,6 @@ class EventConsumer:
         max_attempts: int,
         retry_window_s: float,
         verify: Verify | None = None,
-        batch_size: int = 500,
     ) -> None:
         self.group = group
         self._principal = principal
@@ -288,7 +301,6 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._retry_window_s = retry_window_s
         self._verify = verify
-        self._batch_size = batch_size
         # Offsets done but not yet committed, and the task committing them (see _commit_soon).
         self._to_commit: dict[TopicPartition, int] = {}
         self._committing: dict[TopicPartition, int] = {}  # what the commit under way sends
@@ -341,7 +353,7 @@ class EventConsumer:
             # over this batch's unsettled records.
             log.exception("batch interrupted; its unsettled records will be read again")
             progress.rewind_unsettled(items)
-        await self._settle(consumer, progress, more_waiting=len(records) >= self._batch_size)
+        await self._settle(consumer, progress, more_waiting=past_batch(consumer, records))
         watch.lap("offsets")
         watch.record(self.group)
 
@@ -559,7 +571,7 @@ class EventConsumer:
         self, consumer: AIOKafkaConsumer, progress: Progress, *, more_waiting: bool
     ) -> None:
         """Rewind what is to be read again, then commit what is done: at once, unless
-        `more_waiting` (the batch was full, as while catching up), when the commit goes out
+        `more_waiting` (the broker holds more, as while catching up), when the commit goes out
         while the next batch is read and applied. Partitions a rebalance took away since the
         batch was read (up to the end of the backoff) are left alone."""
         if progress.rewind.keys() - progress.waiting:

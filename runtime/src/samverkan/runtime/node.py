@@ -90,7 +90,6 @@ class Node:
             max_attempts=settings.consumer_max_attempts,
             retry_window_s=settings.consumer_retry_window_s,
             verify=trust_policy.check if settings.node.verify_signatures else None,
-            batch_size=settings.consumer_batch_size,
         )
         self._subscribe_to = subscribe_to
         self._background: list[Callable[[], Awaitable[None]]] = []
