@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
@@ -13,19 +14,18 @@ class GroupLag:
     """Per group, the records on its topics' partitions past its committed offsets.
 
     Each reader only asks for its group's committed offsets: it never joins the group, so the
-    group's members keep their partitions.
+    group's members keep their partitions. The ends are the broker's answer to ListOffsets. On
+    Kafka that is each partition's end; the embedded broker answers with its last record
+    batch's first offset + 1, so there the count leaves out all but the first record of each
+    partition's last batch (a lower bound: more than zero always means records are left).
     """
 
     def __init__(self, bootstrap_servers: str, groups: Mapping[str, tuple[str, ...]]) -> None:
         self._groups = dict(groups)
         self._bootstrap = bootstrap_servers
-        self._readers = {
-            group: AIOKafkaConsumer(
-                bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-            )
-            for group in self._groups
-        }
+        self._readers: dict[str, AIOKafkaConsumer] = {}
         self._partitions: dict[str, list[TopicPartition]] = {}
+        self._clients = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Self:
         metadata = AIOKafkaProducer(bootstrap_servers=self._bootstrap)
@@ -36,8 +36,15 @@ class GroupLag:
                 self._partitions[topic] = [TopicPartition(topic, n) for n in sorted(numbers)]
         finally:
             await metadata.stop()
-        for reader in self._readers.values():
-            await reader.start()
+        async with contextlib.AsyncExitStack() as starting:  # stops those started if one fails
+            for group in self._groups:
+                reader = AIOKafkaConsumer(
+                    bootstrap_servers=self._bootstrap, group_id=group, enable_auto_commit=False
+                )
+                await reader.start()
+                starting.push_async_callback(reader.stop)
+                self._readers[group] = reader
+            self._clients = starting.pop_all()
         return self
 
     async def __aexit__(
@@ -46,8 +53,7 @@ class GroupLag:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for reader in self._readers.values():
-            await reader.stop()
+        await self._clients.aclose()
 
     async def unread(self) -> int:
         """Records not yet committed, over every group (a partition never committed counts whole)."""
@@ -56,5 +62,7 @@ class GroupLag:
             read = [p for topic in self._groups[group] for p in self._partitions[topic]]
             ends = await reader.end_offsets(read)
             for partition in read:
-                lag += ends[partition] - ((await reader.committed(partition)) or 0)
-        return max(lag, 0)
+                committed = (await reader.committed(partition)) or 0
+                # Past the end as the broker told it (see above), or committed since it told.
+                lag += max(ends[partition] - committed, 0)
+        return lag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -107,21 +108,25 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
     return out
 
 
-async def _quiet(net: Network) -> tuple[float, int]:
+async def _quiet(net: Network) -> tuple[float, int | None]:
     """Wait until every service's consumer group has committed all it has to read (at most
     QUIET_LIMIT_S): a step after one that ran away must not start on its leftovers. Returns the
-    seconds waited and the records still unread when the wait ended (0 unless it gave up)."""
+    seconds waited and the records still unread when the wait ended (0 unless it gave up, None if
+    the broker did not answer in time)."""
     clock = time.monotonic()
     groups = {
         f"{process.principal}.{process.service}": backlog.subscribed(process.service)
         for process in net.processes()
     }
-    async with GroupLag(net.bootstrap_servers, groups) as lag:
-        while True:
-            unread = await lag.unread()
-            if not unread or time.monotonic() - clock >= QUIET_LIMIT_S:
-                return time.monotonic() - clock, unread
-            await asyncio.sleep(0.5)
+    unread: int | None = None  # not known, should the limit pass before the first answer
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(QUIET_LIMIT_S), GroupLag(net.bootstrap_servers, groups) as lag:
+            while True:
+                unread = await lag.unread()
+                if not unread:
+                    break
+                await asyncio.sleep(0.5)
+    return time.monotonic() - clock, unread
 
 
 async def _narrow(

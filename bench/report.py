@@ -49,6 +49,8 @@ def table(results: dict[str, Any]) -> str:
         add(f"  {'rate/s':>8}{'inbox p95 ms':>14}{'accept p95 ms':>15}{'trend':>8}  verdict")
         for s in tp["steps"]:
             verdict = "sustained" if s["sustained"] else "ran away: " + "; ".join(s["why_not"])
+            if s.get("lag_at_start", 0) != 0:  # the queues did not drain before it (None: unknown)
+                verdict += f" (started with {s['lag_at_start'] or 'an unknown number of'} unread)"
             add(
                 f"  {s['rate']:>8g}{_n(s['inbox']['p95_ms']):>14}{_n(s['accept']['p95_ms']):>15}"
                 f"{s['trend']:>8.2f}  {verdict}"

@@ -9,10 +9,11 @@ import logging
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
+from aiokafka.structs import ConsumerRecord
 from support import offsets_only_consumer
 
 from samverkan.runtime import consumer as consumer_module
-from samverkan.runtime.consumer import Progress
+from samverkan.runtime.consumer import Progress, past_batch
 
 pytestmark = pytest.mark.unit
 
@@ -78,23 +79,23 @@ class SlowCoordinator:
         self.sought.append((partition, offset))
 
 
-async def test_full_batches_commit_in_order_while_the_next_is_applied() -> None:
+async def test_batches_with_more_waiting_commit_in_order_while_the_next_is_applied() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
 
-    async def settle(done: dict[TopicPartition, int], *, full: bool) -> None:
-        await consumer._settle(slow, Progress(done=done), more_waiting=full)  # type: ignore[arg-type]
+    async def settle(done: dict[TopicPartition, int], *, more: bool) -> None:
+        await consumer._settle(slow, Progress(done=done), more_waiting=more)  # type: ignore[arg-type]
 
-    # A full batch does not wait for its commit (the outer bound only turns a hang into a failure).
-    await asyncio.wait_for(settle({PARTITION: 10}, full=True), 1)
+    # A batch with more behind it does not wait for its commit (the outer bound only turns a hang into a failure).
+    await asyncio.wait_for(settle({PARTITION: 10}, more=True), 1)
     await asyncio.sleep(0.01)
     assert slow.asked == [{PARTITION: 10}]
     # Two more while it is out: one commit at a time, the later offset of a partition wins.
-    await asyncio.wait_for(settle({PARTITION: 20}, full=True), 1)
-    await asyncio.wait_for(settle({PARTITION: 30, OTHER: 5}, full=True), 1)
+    await asyncio.wait_for(settle({PARTITION: 20}, more=True), 1)
+    await asyncio.wait_for(settle({PARTITION: 30, OTHER: 5}, more=True), 1)
     await asyncio.sleep(0.01)
     assert slow.asked == [{PARTITION: 10}]
-    # A batch that was not full (caught up) waits until its offsets are committed.
-    last = asyncio.ensure_future(settle({OTHER: 6}, full=False))
+    # A batch that reached the end (caught up) waits until its offsets are committed.
+    last = asyncio.ensure_future(settle({OTHER: 6}, more=False))
     await asyncio.sleep(0.01)
     assert not last.done()
     slow.answer.set()
@@ -112,7 +113,7 @@ async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
         consumer._settle(slow, Progress(done={PARTITION: 20}), more_waiting=True)  # type: ignore[arg-type]
     )
     await asyncio.sleep(0.01)
-    assert not full.done()  # a full batch too, now
+    assert not full.done()  # one with more waiting too, now
     slow.answer.set()
     await asyncio.wait_for(asyncio.gather(finishing, full), 1)
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 20}]
@@ -169,3 +170,34 @@ async def test_a_batch_read_before_a_revoke_leaves_those_partitions_alone() -> N
     read_after = Progress(done={PARTITION: 12}, revocations=consumer._revocations)
     await consumer._settle(slow, read_after, more_waiting=False)  # type: ignore[arg-type]
     assert slow.asked == [{OTHER: 3}, {PARTITION: 12}]
+
+
+class Assigned:
+    """A consumer's assignment and the ends it last heard; like aiokafka's, `highwater` refuses
+    a partition no longer assigned."""
+
+    def __init__(self, highwater: dict[TopicPartition, int]) -> None:
+        self._highwater = highwater
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._highwater)
+
+    def highwater(self, partition: TopicPartition) -> int:
+        assert partition in self._highwater, "Partition is not assigned"
+        return self._highwater[partition]
+
+
+def _records(partition: TopicPartition, offsets: range) -> tuple[ConsumerRecord, ...]:
+    return tuple(
+        ConsumerRecord(partition.topic, partition.partition, n, 0, 0, None, b"", None, 0, 0, ())
+        for n in offsets
+    )
+
+
+def test_more_waits_past_a_batch_on_the_partitions_still_assigned() -> None:
+    consumer = Assigned({PARTITION: 10})
+    assert past_batch(consumer, _records(PARTITION, range(3, 6)))  # type: ignore[arg-type]
+    assert not past_batch(consumer, _records(PARTITION, range(5, 10)))  # type: ignore[arg-type]
+    # A rebalance took OTHER away meanwhile: what is past it is no longer this consumer's.
+    taken = _records(OTHER, range(0, 3))
+    assert not past_batch(consumer, taken)  # type: ignore[arg-type]

@@ -3,6 +3,8 @@ step-up search waits on it before a step, so a wrong zero would start a step on 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from support import new_topic, unique
@@ -51,3 +53,28 @@ async def _commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]
         await consumer.commit(offsets)
     finally:
         await consumer.stop()
+
+
+async def test_a_group_past_the_end_the_broker_tells_hides_no_other_lag(
+    kafka_bootstrap: str,
+) -> None:
+    """Records produced together form one batch, whose end the embedded broker tells short: a
+    group committed to the true end must count 0 there, not less, or it would hide the
+    records still unread elsewhere."""
+    batched, other = await new_topic(kafka_bootstrap), await new_topic(kafka_bootstrap)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, enable_idempotence=False, linger_ms=100
+    )
+    await producer.start()
+    try:
+        sent = [await producer.send(batched, b"x", partition=0) for _ in range(5)]
+        await asyncio.gather(*sent)
+        for _ in range(3):
+            await producer.send_and_wait(other, b"x", partition=0)
+    finally:
+        await producer.stop()
+    group = unique("group")
+
+    async with GroupLag(kafka_bootstrap, {group: (batched, other)}) as lag:
+        await _commit(kafka_bootstrap, group, {TopicPartition(batched, 0): 5})
+        assert await lag.unread() == 3  # all of `other`, nothing of `batched`

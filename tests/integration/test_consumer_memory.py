@@ -56,8 +56,8 @@ async def test_an_applied_batch_is_not_kept_alive(
     async with running(node, app):
         await seed_directory(node, school_to_health_centre(school, region))
         gc.collect()
-        # Not gc.disable(): the consumer switches the collector back on after each batch it
-        # applies together. A threshold of 0 it leaves alone.
+        # Not gc.disable(): a batch the consumer is applying meanwhile (it pauses the collector
+        # for one) would switch it back on when done. A threshold of 0 no batch touches.
         threshold = gc.get_threshold()
         if not collector:
             gc.set_threshold(0)

@@ -264,7 +264,7 @@ class Stopwatch:
     the end, waiting for the signatures' verdict, and the commit), all for a batch applied
     together; `one_by_one` for one that was not (its failed attempt together, past the last
     stage it finished, and each event alone); `offsets` (rewinds, the backoff after a failure,
-    the offset commit, which a full batch does not wait for)."""
+    the offset commit, which a batch with more behind it does not wait for)."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
