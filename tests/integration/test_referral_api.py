@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from integration.test_referral_harness import (
@@ -437,3 +438,23 @@ async def test_idempotency_key_replays_and_refuses_reuse(net: Harness) -> None:
         422,
         "Invalid idempotency key",
     )
+
+
+async def test_requests_take_no_worker_thread(
+    net: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI runs a synchronous dependency (or endpoint) on a worker thread: a hop there and
+    back on every request. Authentication, the staff member and the context are all async."""
+    hops = 0
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    referral = await sent_and_received(net)  # a consent and a referral posted, as staff
+    assert (await uph(net, "GET", f"/referrals/{referral}")).status_code == 200
+    assert (await uph(net, "POST", f"/referrals/{referral}/accept")).status_code == 200
+    assert hops == 0

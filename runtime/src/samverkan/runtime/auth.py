@@ -7,7 +7,7 @@ HS256 secret; production verifies the identity provider's key instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -66,10 +66,12 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def require(role: Role) -> Callable[..., Caller]:
-    """A FastAPI dependency: the caller, who must hold `role` at this node's principal."""
+def require(role: Role) -> Callable[..., Awaitable[Caller]]:
+    """A FastAPI dependency: the caller, who must hold `role` at this node's principal. (Async,
+    as every dependency here: FastAPI runs a synchronous one on a worker thread, a hop there
+    and back on every request for a few microseconds of work.)"""
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Caller:

@@ -26,11 +26,11 @@ T = TypeVar("T")
 _staff_caller = require(Role.STAFF)  # one callable, so FastAPI authenticates once per request
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:
     return request.app.state.referral
 
 
-def _staff(caller: Annotated[Caller, Depends(_staff_caller)]) -> Staff:
+async def _staff(caller: Annotated[Caller, Depends(_staff_caller)]) -> Staff:
     assert caller.function is not None
     return Staff(
         person=caller.person,
