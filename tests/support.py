@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import uuid4
 
+import anyio.to_thread
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
@@ -400,3 +402,18 @@ def audit_entry(n: int, *, at: datetime | None = None, **fields: Any) -> Any:
         "payload": b'{"n": %d}' % n,
     }
     return Entry(**{**values, **fields})
+
+
+class ThreadHops:
+    """Counts, from now on, the hops to a worker thread and back (anyio's, which FastAPI and
+    FastStream use for a synchronous step)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        run_sync = anyio.to_thread.run_sync
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await run_sync(*args, **kwargs)
+
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
-import anyio.to_thread
 import pytest
 from aiokafka import AIOKafkaProducer
-from support import eventually, new_topic, settings, unique
+from support import ThreadHops, eventually, new_topic, settings, unique
 
 from samverkan.runtime.migrations import DIRECTORY_VIEW
 from samverkan.runtime.node import Node
@@ -25,14 +23,6 @@ async def test_batches_reach_the_consumer_without_a_worker_thread(
 ) -> None:
     """FastStream's dependency injection runs a synchronous step on a worker thread, and its
     `KafkaMessage` annotation is one: a hop to a thread and back for every batch."""
-    hops = 0
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal hops
-        hops += 1
-        return await run_sync(*args, **kwargs)
-
     topic = await new_topic(kafka_bootstrap)
     node = Node(
         settings(ServiceSettings, principal=unique("region"), dsn=database, kafka=kafka_bootstrap),
@@ -42,7 +32,7 @@ async def test_batches_reach_the_consumer_without_a_worker_thread(
     )
     async with node.running():
         await asyncio.wait_for(node.broker_connected.wait(), 60)
-        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)  # from the first batch on
+        hops = ThreadHops(monkeypatch)  # from the first batch on
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
         try:
@@ -56,4 +46,4 @@ async def test_batches_reach_the_consumer_without_a_worker_thread(
         finally:
             await producer.stop()
     assert node.consumer.dead_lettered_total == 3
-    assert hops == 0
+    assert hops.count == 0

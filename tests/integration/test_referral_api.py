@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import pytest
 from integration.test_referral_harness import (
@@ -22,7 +21,7 @@ from integration.test_referral_harness import (
     Harness,
     harness,
 )
-from support import unique
+from support import ThreadHops, unique
 
 from samverkan.devnet.embedded import EmbeddedPostgres
 from samverkan.runtime.auth import Role
@@ -445,16 +444,8 @@ async def test_requests_take_no_worker_thread(
 ) -> None:
     """FastAPI runs a synchronous dependency (or endpoint) on a worker thread: a hop there and
     back on every request. Authentication, the staff member and the context are all async."""
-    hops = 0
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal hops
-        hops += 1
-        return await run_sync(*args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    hops = ThreadHops(monkeypatch)
     referral = await sent_and_received(net)  # a consent and a referral posted, as staff
     assert (await uph(net, "GET", f"/referrals/{referral}")).status_code == 200
     assert (await uph(net, "POST", f"/referrals/{referral}/accept")).status_code == 200
-    assert hops == 0
+    assert hops.count == 0
