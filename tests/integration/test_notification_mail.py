@@ -3,6 +3,8 @@ personal data; a reminder after the deadline, which skips a public holiday (the 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -183,6 +185,32 @@ async def test_an_interrupted_mail_is_uncertain_never_sent_twice(
             )
             assert failed == 1
         assert catcher.messages == []
+
+
+async def test_wake_ups_look_for_interrupted_deliveries_once_a_poll_interval(
+    database: str, kafka_bootstrap: str
+) -> None:
+    """Each batch the consumer applies wakes the delivery workers; looking for interrupted
+    deliveries (a transaction) on each would cost every event one."""
+    with MailCatcher() as catcher:
+        svc = _service(database, kafka_bootstrap, catcher.port, ManualClock(WEDNESDAY))
+        looked = 0
+        recover = svc.mail.recover
+
+        async def counted() -> int:
+            nonlocal looked
+            looked += 1
+            return await recover()
+
+        svc.mail.recover = counted
+        async with running(svc.node, svc.app):
+            started = time.monotonic()
+            for _ in range(40):
+                svc.wake()
+                await asyncio.sleep(0.01)
+            intervals = (time.monotonic() - started) / svc.node.settings.delivery_poll_interval_s
+        # Once on starting, then at most once a poll interval (about half of one went by).
+        assert 1 <= looked <= 2 + int(intervals)
 
 
 async def test_a_mail_whose_relay_hangs_up_while_taking_it_is_uncertain_not_repeated(

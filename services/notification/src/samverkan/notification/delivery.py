@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -92,10 +94,16 @@ class Worker:
         self.__name__ = f"{channel.name}-delivery"  # names the background task
 
     async def __call__(self) -> None:
+        recovered_at = -math.inf
         try:
             while True:
                 try:
-                    await self.recover()
+                    # Every batch the consumer applies wakes the worker, and a row becomes
+                    # uncertain only after minutes: once a poll interval is often enough to look,
+                    # where each wake-up would cost a transaction.
+                    if time.monotonic() - recovered_at >= self._settings.delivery_poll_interval_s:
+                        await self.recover()
+                        recovered_at = time.monotonic()
                     while await self.deliver_one():
                         pass
                 except asyncio.CancelledError:
