@@ -24,7 +24,7 @@ async def produce(bootstrap: str, backlog: list[CloudEvent]) -> Offsets:
     """Produce `backlog`; return each partition's end (last offset + 1) as the broker acknowledged it.
 
     The ends come from the produce acknowledgements because the embedded broker's ListOffsets
-    answers with the base offset of the last batch, not the high watermark.
+    answers with its last record batch's first offset + 1, not the high watermark.
     """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()

@@ -29,8 +29,8 @@ class GroupLag:
 
     async def __aenter__(self) -> Self:
         metadata = AIOKafkaProducer(bootstrap_servers=self._bootstrap)
-        await metadata.start()
         try:
+            await metadata.start()  # stopping a client that did not start is harmless
             for topic in {t for topics in self._groups.values() for t in topics}:
                 numbers = await metadata.partitions_for(topic)
                 self._partitions[topic] = [TopicPartition(topic, n) for n in sorted(numbers)]
@@ -41,8 +41,8 @@ class GroupLag:
                 reader = AIOKafkaConsumer(
                     bootstrap_servers=self._bootstrap, group_id=group, enable_auto_commit=False
                 )
-                await reader.start()
                 starting.push_async_callback(reader.stop)
+                await reader.start()
                 self._readers[group] = reader
             self._clients = starting.pop_all()
         return self

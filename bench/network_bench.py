@@ -111,21 +111,26 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
 async def _quiet(net: Network) -> tuple[float, int | None]:
     """Wait until every service's consumer group has committed all it has to read (at most
     QUIET_LIMIT_S): a step after one that ran away must not start on its leftovers. Returns the
-    seconds waited and the records still unread when the wait ended (0 unless it gave up, None if
-    the broker did not answer in time)."""
+    seconds waited and the last count of records unread (0 unless it gave up, None if the broker
+    did not answer in time)."""
     clock = time.monotonic()
     groups = {
         f"{process.principal}.{process.service}": backlog.subscribed(process.service)
         for process in net.processes()
     }
     unread: int | None = None  # not known, should the limit pass before the first answer
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(QUIET_LIMIT_S), GroupLag(net.bootstrap_servers, groups) as lag:
-            while True:
-                unread = await lag.unread()
-                if not unread:
-                    break
-                await asyncio.sleep(0.5)
+    async with contextlib.AsyncExitStack() as clients:  # stopped outside the time limit
+        try:
+            async with asyncio.timeout(QUIET_LIMIT_S) as limit:
+                lag = await clients.enter_async_context(GroupLag(net.bootstrap_servers, groups))
+                while True:
+                    unread = await lag.unread()
+                    if not unread:
+                        break
+                    await asyncio.sleep(0.5)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # not the limit: the broker's own
     return time.monotonic() - clock, unread
 
 
