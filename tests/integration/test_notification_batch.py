@@ -65,11 +65,12 @@ async def test_a_batch_applies_each_event_and_sees_subscriptions_as_they_were(
         a, b, c = (referral_sent(school, region) for _ in range(3))
 
         async with svc.node.uow() as tx:
-            await service.on_event(ctx, tx, a)
+            # Each recorded a delivery (a mail, a webhook call): the consumer wakes the workers.
+            assert await service.on_event(ctx, tx, a)
             second = await subscribe("second")  # committed while the batch is under way
-            await service.on_event(ctx, tx, b)
+            assert await service.on_event(ctx, tx, b)
         async with svc.node.uow() as tx:
-            await service.on_event(ctx, tx, c)
+            assert await service.on_event(ctx, tx, c)
 
         async with svc.node.pool.acquire() as conn:
             rows = await conn.fetch("SELECT subscription_id, about_event FROM webhook_deliveries")
@@ -112,8 +113,10 @@ async def test_parties_and_deadlines_saved_in_a_batch_are_read_back_before_they_
             recipient=school,
         )
         async with svc.node.uow() as tx:
-            for event in (sent, other, receipt):
-                await service.on_event(ctx, tx, event)
+            # The school's own referrals: deadlines to watch, nothing to deliver here.
+            assert not await service.on_event(ctx, tx, sent)
+            assert not await service.on_event(ctx, tx, other)
+            await service.on_event(ctx, tx, receipt)
             # Nothing is in the tables yet, and the batch still knows both parties.
             assert await tx.conn.fetchval("SELECT count(*) FROM referral_deadlines") == 0
             parties = await store.parties(tx, sent.data.referral_id)

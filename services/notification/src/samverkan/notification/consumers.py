@@ -14,8 +14,8 @@ from samverkan.runtime.node import Node
 
 def register(node: Node, ctx: service.Context, wake: Callable[[], None]) -> None:
     async def handle(tx: UnitOfWork, event: CloudEvent) -> None:
-        await service.on_event(ctx, tx, event)
-        tx.after_commit(wake)
+        if await service.on_event(ctx, tx, event):
+            tx.after_commit(wake)  # the delivery workers, which otherwise look once a poll interval
 
     # Not only events addressed here: what this principal itself sent starts deadlines, meets
     # them and goes to its integrators. `service.on_event` ignores every other principal's.

@@ -29,20 +29,24 @@ class Context:
     clock: Clock
 
 
-async def on_event(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> None:
-    """Everything this principal does about one event it may see; nothing for any other."""
+async def on_event(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> bool:
+    """Everything this principal does about one event it may see; nothing for any other.
+    True when it recorded a delivery to make (a mail or a webhook call)."""
     if not routing.concerns(event, ctx.principal):
-        return
+        return False
     data = event.data
     referral_id = getattr(data, "referral_id", None)
     parties = await _watch(ctx, tx, event, data) if isinstance(data, ReferralSent) else None
     if referral_id is not None:
         await _meet(ctx, tx, event, referral_id)
         parties = parties or await store.parties(tx, referral_id)
-    for order in routing.mails(event, ctx.principal, parties):
+    orders = routing.mails(event, ctx.principal, parties)
+    for order in orders:
         await _record_mail(ctx, tx, event, order)
+    calls = 0
     if webhook_payload.deliverable(event, ctx.principal):
-        await _record_webhooks(ctx, tx, event)
+        calls = await _record_webhooks(ctx, tx, event)
+    return bool(orders) or calls > 0
 
 
 async def _watch(
@@ -109,10 +113,13 @@ async def _record_mail(
     )
 
 
-async def _record_webhooks(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> None:
+async def _record_webhooks(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> int:
+    """Record a call to each of this principal's subscriptions to the event; return how many."""
+    recorded = 0
     for subscription in await _subscriptions_for(tx, event.type):
         if subscription["principal"] != ctx.principal:
             continue  # never another principal's subscription, whatever the table holds
+        recorded += 1
         store.add_webhook_delivery(
             tx,
             id=uuid4(),
@@ -124,6 +131,7 @@ async def _record_webhooks(ctx: Context, tx: UnitOfWork, event: CloudEvent) -> N
             ),
             now=ctx.clock.now(),
         )
+    return recorded
 
 
 async def _subscriptions_for(tx: UnitOfWork, event_type: str) -> list[Any]:
