@@ -661,7 +661,8 @@ class EventConsumer:
         if not offsets:
             return
         try:
-            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
+            async with asyncio.timeout(COMMIT_TIMEOUT_S):  # not wait_for: see runtime/waits.py
+                await consumer.commit(offsets)
         except (KafkaError, TimeoutError) as exc:
             # A rebalance took a partition away, or the coordinator is away: whoever reads these
             # partitions next re-reads from the last commit, and the inbox makes that harmless.

@@ -69,7 +69,8 @@ class LagSampler:
             if highwater is None:  # nothing fetched from it yet
                 continue
             try:  # immediate, unless the position is being reset (after a rebalance)
-                position = await asyncio.wait_for(consumer.position(partition), 1.0)
+                async with asyncio.timeout(1.0):  # not wait_for: see runtime/waits.py
+                    position = await consumer.position(partition)
             except TimeoutError:
                 continue
             lags[partition] = max(highwater - position, 0)

@@ -260,6 +260,7 @@ class Node:
 
 async def _close(pool: asyncpg.Pool) -> None:
     try:
-        await asyncio.wait_for(pool.close(), _POOL_CLOSE_S)
+        async with asyncio.timeout(_POOL_CLOSE_S):  # not wait_for: see runtime/waits.py
+            await pool.close()
     except TimeoutError:  # a cancelled close() terminates the pool: every connection is closed
         log.warning("database connections still in use after %.0fs; closed them", _POOL_CLOSE_S)

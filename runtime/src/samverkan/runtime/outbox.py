@@ -8,7 +8,6 @@ causes a re-publish, which consumers dedupe on the event id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import zlib
 
@@ -21,6 +20,7 @@ from samverkan.runtime import faults, telemetry
 from samverkan.runtime.broker import publish_record
 from samverkan.runtime.db import connect
 from samverkan.runtime.signing import Signer
+from samverkan.runtime.waits import nap
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,4 @@ class OutboxRelay:
         self.backlog, self.backlog_age_s = row["n"], float(row["age"] or 0.0)
 
     async def _sleep(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
-        self._wakeup.clear()
+        await nap(self._wakeup, self._poll_interval_s)

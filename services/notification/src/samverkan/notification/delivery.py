@@ -9,7 +9,6 @@ or subscription) and adds none."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -23,6 +22,7 @@ from samverkan.notification.clock import Clock
 from samverkan.notification.settings import NotificationSettings
 from samverkan.runtime import telemetry
 from samverkan.runtime.node import Node
+from samverkan.runtime.waits import nap
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +110,7 @@ class Worker:
                     raise
                 except Exception as exc:
                     log.warning("%s delivery paused: %s", self.channel.name, type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self.wakeup.wait(), self._settings.delivery_poll_interval_s
-                    )
-                self.wakeup.clear()
+                await nap(self.wakeup, self._settings.delivery_poll_interval_s)
         finally:
             await self.channel.close()
 

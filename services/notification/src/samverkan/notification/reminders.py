@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from uuid import uuid4
 
@@ -13,6 +12,7 @@ from samverkan.notification import store
 from samverkan.notification.clock import Clock
 from samverkan.notification.settings import NotificationSettings
 from samverkan.runtime.node import Node
+from samverkan.runtime.waits import nap
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,7 @@ class Reminders:
                 raise
             except Exception as exc:
                 log.warning("deadline check paused: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), self._settings.deadline_poll_interval_s)
-            self.wakeup.clear()
+            await nap(self.wakeup, self._settings.deadline_poll_interval_s)
 
     async def find_overdue(self) -> int:
         """Publish referral.overdue for each deadline passed at the clock's now; return how many.
