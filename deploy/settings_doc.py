@@ -51,7 +51,8 @@ MEANINGS = {
     "NotificationSettings.smtp_starttls": "Upgrade the SMTP connection with STARTTLS.",
     "NotificationSettings.smtp_tls": "Connect to the relay over TLS from the start (port 465).",
     "NotificationSettings.delivery_poll_interval_s": "Longest wait, in seconds, of the delivery "
-    "workers between looks for pending mails and webhook calls (a new one wakes them at once), "
+    "workers between looks for pending mails and webhook calls (the consumer that records one "
+    "wakes its workers at once), "
     "and how often they look for deliveries interrupted mid-send.",
     "NotificationSettings.delivery_max_attempts": "Attempts at delivering one mail before it is "
     "recorded as failed.",

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.unit
 async def _cancellation_kept(napping: Callable[[asyncio.Event], Awaitable[None]]) -> bool:
     """Whether every cancellation a napping task accepts ends it cancelled: cancelled as its
     event is set, and a step or two of the loop later, before it has resumed."""
+    checked = 0
     for steps in range(3):
         wakeup = asyncio.Event()
         task = asyncio.create_task(napping(wakeup))
@@ -25,12 +26,14 @@ async def _cancellation_kept(napping: Callable[[asyncio.Event], Awaitable[None]]
         for _ in range(steps):
             await asyncio.sleep(0)
         accepted = task.cancel()  # False once the task has finished
+        checked += accepted
         try:
             await task
         except asyncio.CancelledError:
             continue
         if accepted:
             return False
+    assert checked, "no cancellation reached a napping task: nothing was checked"
     return True
 
 

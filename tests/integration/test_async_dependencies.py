@@ -14,7 +14,7 @@ from fastapi.routing import iter_route_contexts
 from integration.node_services import SERVICES, build
 from support import unique
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.unit  # builds the apps; starts nothing
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
