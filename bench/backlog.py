@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from bench import sample
 from samverkan.contracts import CloudEvent, topics
@@ -48,32 +47,6 @@ async def produce(bootstrap: str, backlog: list[CloudEvent]) -> Offsets:
 def ends_for(produced: Offsets, names: tuple[str, ...]) -> Offsets:
     """The part of the backlog on `names` (nothing else is produced before the services run)."""
     return {p: end for p, end in produced.items() if p.topic in names}
-
-
-class Progress:
-    """Reads a group's committed offsets (it never joins the group, so it never rebalances it)."""
-
-    def __init__(self, bootstrap: str, group: str, ends: Offsets) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-        )
-        self.ends = ends
-        self.total = sum(ends.values())
-
-    async def __aenter__(self) -> Progress:
-        await self._consumer.start()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._consumer.stop()
-
-    async def done(self) -> int:
-        """Records of the backlog the group has committed past."""
-        count = 0
-        for partition, end in self.ends.items():
-            committed = await self._consumer.committed(partition)
-            count += min(committed or 0, end)
-        return count
 
 
 def subscribed(service: str) -> tuple[str, ...]:

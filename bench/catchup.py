@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import backlog, bare_loop, sample
 from bench.components import Components
+from bench.lag import GroupLag
 from bench.options import CATCHUP_SERVICES
 from bench.profiler import PySpy
 from bench.stats import ratio
@@ -38,23 +39,23 @@ async def _prepare(service: str, dsn: str) -> None:
         await pool.close()
 
 
-async def _watch(process: ServiceProcess, progress: backlog.Progress) -> dict[str, Any]:
+async def _watch(process: ServiceProcess, lag: GroupLag, total: int) -> dict[str, Any]:
     started = time.perf_counter()
     curve: list[tuple[float, int]] = []
     first: tuple[float, int] | None = None
     while True:
         if process.process is None or process.process.poll() is not None:
             raise RuntimeError(f"{process.service} exited:\n{process.log_tail()}")
-        done = await progress.done()
+        done = total - await lag.unread()
         now = time.perf_counter()
         curve.append((now - started, done))
         if first is None and done:
             first = (now, done)
-        if done >= progress.total:
+        if done >= total:
             assert first is not None
-            return bare_loop.timed(progress.total, first, now, curve)
+            return bare_loop.timed(total, first, now, curve)
         if now - started > TIMEOUT_S:
-            raise TimeoutError(f"{process.service} caught up {done} of {progress.total}")
+            raise TimeoutError(f"{process.service} caught up {done} of {total}")
         await asyncio.sleep(0.25)
 
 
@@ -71,8 +72,9 @@ async def _service(service: str, env: Components, ends: backlog.Offsets) -> dict
         spy = PySpy(process.process.pid, env.profile_to / f"profile-{service}.txt")
     try:
         group = f"{sample.REGION}.{service}"
-        async with backlog.Progress(env.bootstrap, group, ends) as progress:
-            result = await _watch(process, progress)
+        topics = tuple({partition.topic for partition in ends})
+        async with GroupLag(env.bootstrap, {group: topics}, ends) as lag:
+            result = await _watch(process, lag, sum(ends.values()))
         result["stages_s"] = await _stages(env, service)
     finally:
         profile = spy.stop() if spy is not None else None

@@ -78,3 +78,25 @@ async def test_a_group_past_the_end_the_broker_tells_hides_no_other_lag(
     async with GroupLag(kafka_bootstrap, {group: (batched, other)}) as lag:
         await _commit(kafka_bootstrap, group, {TopicPartition(batched, 0): 5})
         assert await lag.unread() == 3  # all of `other`, nothing of `batched`
+
+
+async def test_given_ends_it_counts_only_up_to_them(kafka_bootstrap: str) -> None:
+    """As the catch-up counts a backlog: up to the ends its produce acknowledged, on their
+    partitions alone, whatever else the topic holds."""
+    topic = await new_topic(kafka_bootstrap, partitions=2)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        for partition in (0, 0, 0, 1):
+            await producer.send_and_wait(topic, b"x", partition=partition)
+    finally:
+        await producer.stop()
+    group = unique("group")
+    backlog = {TopicPartition(topic, 0): 2}  # the first two records of partition 0
+
+    async with GroupLag(kafka_bootstrap, {group: (topic,)}, backlog) as lag:
+        assert await lag.unread() == 2
+        await _commit(kafka_bootstrap, group, {TopicPartition(topic, 0): 1})
+        assert await lag.unread() == 1
+        await _commit(kafka_bootstrap, group, {TopicPartition(topic, 0): 3})
+        assert await lag.unread() == 0  # past the backlog's end counts as done, not as more
