@@ -48,12 +48,9 @@ def table(results: dict[str, Any]) -> str:
         add(f"\nStep-up search ({tp['step_s']:g} s a step)")
         add(f"  {'rate/s':>8}{'inbox p95 ms':>14}{'accept p95 ms':>15}{'trend':>8}  verdict")
         for s in tp["steps"]:
-            verdict = "sustained" if s["sustained"] else "ran away: " + "; ".join(s["why_not"])
-            if s.get("lag_at_start", 0) != 0:  # the queues did not drain before it (None: unknown)
-                verdict += f" (started with {s['lag_at_start'] or 'an unknown number of'} unread)"
             add(
                 f"  {s['rate']:>8g}{_n(s['inbox']['p95_ms']):>14}{_n(s['accept']['p95_ms']):>15}"
-                f"{s['trend']:>8.2f}  {verdict}"
+                f"{s['trend']:>8.2f}  {verdict(s)}"
             )
         add(f"  highest sustained rate: {tp['max_sustained_rate']:g} referrals/s")
     if "catchup" in results:
@@ -99,6 +96,15 @@ def table(results: dict[str, Any]) -> str:
             mark = "met   " if t["met"] else "MISSED"
             add(f"  {mark} {t['target']:<40}{_n(t['value'], 2):>12}  (goal {t['goal']})")
     return "\n".join(lines)
+
+
+def verdict(step: dict[str, Any]) -> str:
+    """Whether a step of the step-up search held its rate (if not, why), and whether it started
+    before the queues had drained."""
+    said = "sustained" if step["sustained"] else "ran away: " + "; ".join(step["why_not"])
+    if step.get("lag_at_start", 0) != 0:  # None: the count was not known in time
+        said += f" (started with {step['lag_at_start'] or 'an unknown number of'} unread)"
+    return said
 
 
 def _stages_table(services: dict[str, Any]) -> str:
