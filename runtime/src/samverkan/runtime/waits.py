@@ -3,8 +3,7 @@
 Not `asyncio.wait_for`: on Python 3.11, when a task is cancelled just as what it waits for
 finishes, `wait_for` returns the result and the cancellation is lost. A loop that waits so would
 never stop, and a service's shutdown would hang on it (3.12 mends `wait_for`; `asyncio.timeout`
-has never had the flaw, and its count of cancellations is right from 3.11.3, gh-102780: hence
-the project's floor).
+has never had the flaw).
 """
 
 from __future__ import annotations
