@@ -15,7 +15,7 @@ from uuid import uuid4
 import anyio.to_thread
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
 from samverkan.contracts import CloudEvent, Event, topics
@@ -267,6 +267,7 @@ def offsets_only_consumer(group: str = "referral") -> EventConsumer:
         dead_letter=dead_letter,
         max_attempts=1,
         retry_window_s=1.0,
+        commit_interval_s=0.0,
     )
 
 
@@ -281,6 +282,18 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def committed_offsets(
+    kafka: str, group: str, partitions: set[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The group's committed offsets, read without joining it."""
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        return {tp: await reader.committed(tp) or 0 for tp in partitions}
+    finally:
+        await reader.stop()
 
 
 async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bool]) -> list[Any]:

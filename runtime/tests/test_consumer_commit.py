@@ -1,5 +1,6 @@
 """Offset commits: one that never finishes must not stall the consumer (it gives up and goes
-on), and while catching up a batch's commit goes out while the next batch is applied."""
+on); a batch's commit goes out while the next batch is applied, one commit at a time and at
+most one a commit interval, which a stop or a revoke cuts short."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import logging
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
-from aiokafka.structs import ConsumerRecord
 from support import offsets_only_consumer
 
 from samverkan.runtime import consumer as consumer_module
-from samverkan.runtime.consumer import Progress, past_batch
+from samverkan.runtime.consumer import EventConsumer, Progress
 
 pytestmark = pytest.mark.unit
 
@@ -79,41 +79,76 @@ class SlowCoordinator:
         self.sought.append((partition, offset))
 
 
-async def test_batches_with_more_waiting_commit_in_order_while_the_next_is_applied() -> None:
+async def settle(
+    consumer: EventConsumer, slow: SlowCoordinator, done: dict[TopicPartition, int]
+) -> None:
+    # The outer bound only turns a hang into a failure: a batch never waits for its commit.
+    await asyncio.wait_for(consumer._settle(slow, Progress(done=done)), 1)  # type: ignore[arg-type]
+
+
+async def committed(consumer: EventConsumer) -> None:
+    """Until the commits asked for so far have gone out (answered or given up)."""
+    if consumer._committer is not None:
+        await asyncio.wait_for(consumer._committer, 1)
+
+
+async def test_batches_commit_in_order_while_the_next_are_applied() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-
-    async def settle(done: dict[TopicPartition, int], *, more: bool) -> None:
-        await consumer._settle(slow, Progress(done=done), more_waiting=more)  # type: ignore[arg-type]
-
-    # A batch with more behind it does not wait for its commit (the outer bound only turns a hang into a failure).
-    await asyncio.wait_for(settle({PARTITION: 10}, more=True), 1)
+    await settle(consumer, slow, {PARTITION: 10})
     await asyncio.sleep(0.01)
     assert slow.asked == [{PARTITION: 10}]
     # Two more while it is out: one commit at a time, the later offset of a partition wins.
-    await asyncio.wait_for(settle({PARTITION: 20}, more=True), 1)
-    await asyncio.wait_for(settle({PARTITION: 30, OTHER: 5}, more=True), 1)
+    await settle(consumer, slow, {PARTITION: 20})
+    await settle(consumer, slow, {PARTITION: 30, OTHER: 5})
+    await settle(consumer, slow, {OTHER: 6})
     await asyncio.sleep(0.01)
     assert slow.asked == [{PARTITION: 10}]
-    # A batch that reached the end (caught up) waits until its offsets are committed.
-    last = asyncio.ensure_future(settle({OTHER: 6}, more=False))
-    await asyncio.sleep(0.01)
-    assert not last.done()
     slow.answer.set()
-    await asyncio.wait_for(last, 1)
+    await committed(consumer)
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 30, OTHER: 6}]
+
+
+async def test_at_most_one_commit_goes_out_an_interval() -> None:
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    consumer._commit_interval_s = 0.3
+    slow.answer.set()
+    await settle(consumer, slow, {PARTITION: 10})  # the first goes at once
+    await asyncio.sleep(0.05)
+    for offset in (11, 12, 13):  # one event a batch, as live traffic comes
+        await settle(consumer, slow, {PARTITION: offset})
+        await asyncio.sleep(0.05)
+    assert slow.asked == [{PARTITION: 10}]  # the rest wait out the interval, together
+    await committed(consumer)
+    assert slow.asked == [{PARTITION: 10}, {PARTITION: 13}]
+
+
+@pytest.mark.parametrize("ending", ["stop", "revoke"])
+async def test_a_stop_or_a_revoke_cuts_the_commit_interval_short(ending: str) -> None:
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    consumer._commit_interval_s = 60.0
+    slow.answer.set()
+    await settle(consumer, slow, {PARTITION: 10})
+    await settle(consumer, slow, {PARTITION: 11, OTHER: 4})
+    await asyncio.sleep(0.01)
+    assert slow.asked == [{PARTITION: 10}]
+    if ending == "stop":
+        await asyncio.wait_for(consumer.finish_commits(), 1)
+    else:  # what is done of the revoked partition goes out while it is still ours
+        await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
+    assert slow.asked == [{PARTITION: 10}, {PARTITION: 11, OTHER: 4}]
 
 
 async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
+    await consumer._settle(slow, Progress(done={PARTITION: 10}))  # type: ignore[arg-type]
     finishing = asyncio.ensure_future(consumer.finish_commits())
     await asyncio.sleep(0.01)
     assert not finishing.done()  # the commit under way is waited for
     full = asyncio.ensure_future(
-        consumer._settle(slow, Progress(done={PARTITION: 20}), more_waiting=True)  # type: ignore[arg-type]
+        consumer._settle(slow, Progress(done={PARTITION: 20}))  # type: ignore[arg-type]
     )
     await asyncio.sleep(0.01)
-    assert not full.done()  # one with more waiting too, now
+    assert not full.done()  # a batch waits for its commit now
     slow.answer.set()
     await asyncio.wait_for(asyncio.gather(finishing, full), 1)
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 20}]
@@ -121,7 +156,7 @@ async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
 
 async def test_a_revoke_waits_for_the_commit_under_way() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10}), more_waiting=True)  # type: ignore[arg-type]
+    await consumer._settle(slow, Progress(done={PARTITION: 10}))  # type: ignore[arg-type]
     await asyncio.sleep(0.01)  # that commit is out
     revoking = asyncio.ensure_future(consumer.listener.on_partitions_revoked({PARTITION}))
     await asyncio.sleep(0.01)
@@ -136,9 +171,9 @@ async def test_a_commit_outlasting_the_revoke_is_stopped_and_the_rest_kept(
 ) -> None:
     monkeypatch.setattr(consumer_module, "REVOKE_COMMIT_WAIT_S", 0.05)
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10, OTHER: 3}), more_waiting=True)  # type: ignore[arg-type]
+    await consumer._settle(slow, Progress(done={PARTITION: 10, OTHER: 3}))  # type: ignore[arg-type]
     await asyncio.sleep(0.01)  # that commit is out, and gets no answer
-    await consumer._settle(slow, Progress(done={PARTITION: 20}), more_waiting=True)  # type: ignore[arg-type]
+    await consumer._settle(slow, Progress(done={PARTITION: 20}))  # type: ignore[arg-type]
     await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
     # The commit under way was given up; the kept partition's offset goes with the next one.
     slow.answer.set()
@@ -152,10 +187,11 @@ async def test_a_revoke_during_the_backoff_keeps_the_batch_off_that_partition() 
     consumer._backoff_s = 0.05
     # OTHER is read again after a backoff (the database was away); PARTITION is done.
     progress = Progress(done={PARTITION: 10}, rewind={OTHER: 2}, revocations=consumer.revocations)
-    settling = asyncio.ensure_future(consumer._settle(slow, progress, more_waiting=False))  # type: ignore[arg-type]
+    settling = asyncio.ensure_future(consumer._settle(slow, progress))  # type: ignore[arg-type]
     await asyncio.sleep(0.01)  # in the backoff
     await consumer.listener.on_partitions_revoked({PARTITION})
     await asyncio.wait_for(settling, 1)
+    await committed(consumer)
     assert slow.asked == []
     assert slow.sought == [(OTHER, 2)]
 
@@ -166,38 +202,9 @@ async def test_a_batch_read_before_a_revoke_leaves_those_partitions_alone() -> N
     read_before = Progress(done={PARTITION: 10, OTHER: 3}, revocations=consumer._revocations)
     await consumer.listener.on_partitions_revoked({PARTITION})
     # Assigned back since (SlowCoordinator has both): still not this batch's to commit.
-    await consumer._settle(slow, read_before, more_waiting=False)  # type: ignore[arg-type]
+    await consumer._settle(slow, read_before)  # type: ignore[arg-type]
+    await committed(consumer)
     read_after = Progress(done={PARTITION: 12}, revocations=consumer._revocations)
-    await consumer._settle(slow, read_after, more_waiting=False)  # type: ignore[arg-type]
+    await consumer._settle(slow, read_after)  # type: ignore[arg-type]
+    await committed(consumer)
     assert slow.asked == [{OTHER: 3}, {PARTITION: 12}]
-
-
-class Assigned:
-    """A consumer's assignment and the ends it last heard; like aiokafka's, `highwater` refuses
-    a partition no longer assigned."""
-
-    def __init__(self, highwater: dict[TopicPartition, int]) -> None:
-        self._highwater = highwater
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._highwater)
-
-    def highwater(self, partition: TopicPartition) -> int:
-        assert partition in self._highwater, "Partition is not assigned"
-        return self._highwater[partition]
-
-
-def _records(partition: TopicPartition, offsets: range) -> tuple[ConsumerRecord, ...]:
-    return tuple(
-        ConsumerRecord(partition.topic, partition.partition, n, 0, 0, None, b"", None, 0, 0, ())
-        for n in offsets
-    )
-
-
-def test_more_waits_past_a_batch_on_the_partitions_still_assigned() -> None:
-    consumer = Assigned({PARTITION: 10})
-    assert past_batch(consumer, _records(PARTITION, range(3, 6)))  # type: ignore[arg-type]
-    assert not past_batch(consumer, _records(PARTITION, range(5, 10)))  # type: ignore[arg-type]
-    # A rebalance took OTHER away meanwhile: what is past it is no longer this consumer's.
-    taken = _records(OTHER, range(0, 3))
-    assert not past_batch(consumer, taken)  # type: ignore[arg-type]

@@ -65,6 +65,7 @@ def setup(
         dead_letter=lambda letter: None,  # type: ignore[arg-type,return-value]
         max_attempts=1,
         retry_window_s=1.0,
+        commit_interval_s=0.0,
         verify=verify,  # type: ignore[arg-type]
     )
     found = event()

@@ -9,8 +9,16 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from support import eventually, referral_sent, seed_keys, settings, signed_headers, unique
+from aiokafka import AIOKafkaProducer, TopicPartition
+from support import (
+    committed_offsets,
+    eventually,
+    referral_sent,
+    seed_keys,
+    settings,
+    signed_headers,
+    unique,
+)
 
 from samverkan.contracts import CloudEvent, topics
 from samverkan.contracts.referral import ReferralReceived, ReferralSent
@@ -47,18 +55,6 @@ def worker(principal: str, dsn: str, kafka: str) -> Node:
 
     node.on(ReferralSent, apply, addressed_to_me=True)
     return node
-
-
-async def committed_offsets(
-    kafka: str, group: str, partitions: set[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """The group's committed offsets, read without joining it."""
-    reader = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
-    await reader.start()
-    try:
-        return {tp: await reader.committed(tp) or 0 for tp in partitions}
-    finally:
-        await reader.stop()
 
 
 async def test_a_stop_mid_stream_loses_nothing_and_repeats_nothing(

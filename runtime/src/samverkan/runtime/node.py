@@ -89,6 +89,7 @@ class Node:
             dead_letter=self.dead_letter,
             max_attempts=settings.consumer_max_attempts,
             retry_window_s=settings.consumer_retry_window_s,
+            commit_interval_s=settings.consumer_commit_interval_s,
             verify=trust_policy.check if settings.node.verify_signatures else None,
         )
         self._subscribe_to = subscribe_to
