@@ -89,7 +89,7 @@ async def settle(
 async def committed(consumer: EventConsumer) -> None:
     """Until the commits asked for so far have gone out (answered or given up)."""
     if consumer._committer is not None:
-        await asyncio.wait_for(consumer._committer, 1)
+        await asyncio.wait_for(consumer._committer, 5)
 
 
 async def test_batches_commit_in_order_while_the_next_are_applied() -> None:
@@ -110,7 +110,7 @@ async def test_batches_commit_in_order_while_the_next_are_applied() -> None:
 
 async def test_at_most_one_commit_goes_out_an_interval() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    consumer._commit_interval_s = 0.3
+    consumer._commit_interval_s = 1.0
     slow.answer.set()
     await settle(consumer, slow, {PARTITION: 10})  # the first goes at once
     await asyncio.sleep(0.05)
@@ -136,6 +136,24 @@ async def test_a_stop_or_a_revoke_cuts_the_commit_interval_short(ending: str) ->
     else:  # what is done of the revoked partition goes out while it is still ours
         await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 11, OTHER: 4}]
+
+
+async def test_a_batch_done_during_a_revokes_commit_goes_out_without_an_interval() -> None:
+    consumer, slow = offsets_only_consumer(), SlowCoordinator()
+    consumer._commit_interval_s = 60.0
+    slow.answer.set()
+    await settle(consumer, slow, {PARTITION: 10})
+    await settle(consumer, slow, {PARTITION: 11})  # waits out the interval
+    await asyncio.sleep(0.01)
+    slow.answer.clear()  # the revoke's commit will be slow to answer
+    revoking = asyncio.ensure_future(consumer.listener.on_partitions_revoked({PARTITION}))
+    await asyncio.sleep(0.01)
+    assert slow.asked == [{PARTITION: 10}, {PARTITION: 11}]
+    await settle(consumer, slow, {OTHER: 5})  # a batch of a partition kept
+    slow.answer.set()
+    # The revoke waits for that one too, which goes out at once, not after the interval.
+    await asyncio.wait_for(revoking, 1)
+    assert slow.asked == [{PARTITION: 10}, {PARTITION: 11}, {OTHER: 5}]
 
 
 async def test_once_stopping_every_batch_waits_for_its_commit() -> None:

@@ -118,7 +118,7 @@ async def test_each_stage_of_a_batch_is_timed(
             await producer.send_and_wait(
                 topics.REFERRAL, event.value(), key=event.key(), headers=signed_headers(event)
             )
-            # A batch's stages are recorded once its offsets are committed, after it applied.
+            # A batch's stages are recorded once its offsets are handed to the committer.
             together = await eventually(
                 "the applied batch's stages", lambda: _timed(metric_reader, node.group, "commit")
             )

@@ -296,8 +296,9 @@ class EventConsumer:
         self._committer: asyncio.Task[None] | None = None
         self._commit_interval_s = commit_interval_s
         self._last_commit = -math.inf
-        self._commit_now = asyncio.Event()  # set: the commit's interval is cut short
+        self._commit_now = asyncio.Event()  # wakes the committer from its interval
         self._stopping = False
+        self._revoking = False  # while a rebalance waits for the commit under way
         # Rebalances so far that took partitions away, and the last one that took each.
         self._revocations = 0
         self._revoked_in: dict[TopicPartition, int] = {}
@@ -622,8 +623,12 @@ class EventConsumer:
         for partition in revoked:
             self._revoked_in[partition] = self._revocations
         if self._committer is not None and not self._committer.done():
+            self._revoking = True
             self._commit_now.set()
-            await asyncio.wait({self._committer}, timeout=REVOKE_COMMIT_WAIT_S)
+            try:
+                await asyncio.wait({self._committer}, timeout=REVOKE_COMMIT_WAIT_S)
+            finally:
+                self._revoking = False
             if not self._committer.done():
                 # Still retrying: each retry carries the group's generation at the time, so one
                 # after the rebalance could land behind the next owner's commit. What it held
@@ -631,6 +636,7 @@ class EventConsumer:
                 self._committer.cancel()
                 await asyncio.gather(self._committer, return_exceptions=True)
                 self._to_commit = {**self._committing, **self._to_commit}
+                self._committing = {}
         for partition in revoked:
             self._to_commit.pop(partition, None)
 
@@ -644,7 +650,8 @@ class EventConsumer:
     async def _commit_pending(self, consumer: AIOKafkaConsumer) -> None:
         while self._to_commit:
             wait_s = self._commit_interval_s - (time.monotonic() - self._last_commit)
-            if wait_s > 0 and not self._stopping:
+            if wait_s > 0 and not (self._stopping or self._revoking):
+                self._commit_now.clear()  # a wake-up meant for an earlier wait is spent
                 await nap(self._commit_now, wait_s)  # a stop or a revoke cuts it short
             self._committing, self._to_commit = self._to_commit, {}
             self._last_commit = time.monotonic()

@@ -162,9 +162,11 @@ class ServiceSettings(LayeredSettings):
     consumer_commit_interval_s: float = Field(
         default=0.2,
         ge=0,
-        description="Least time between two offset commits of a consumer: the offsets done "
-        "meanwhile go together. Should the service stop uncleanly, what it applied since the "
-        "last commit is read again (and recognised by the inbox).",
+        le=60,
+        description="Least time between two offset commits of a consumer (0: none), except "
+        "that a stop or a rebalance sends what is done at once: the offsets done meanwhile go "
+        "together. Should the service stop uncleanly, what it applied since the last commit "
+        "is read again (and recognised by the inbox).",
     )
     consumer_retry_window_s: float = Field(
         default=120.0, gt=0, description="How long an event may wait for its preconditions."
