@@ -108,18 +108,16 @@ async def test_batches_commit_in_order_while_the_next_are_applied() -> None:
     assert slow.asked == [{PARTITION: 10}, {PARTITION: 30, OTHER: 6}]
 
 
-async def test_at_most_one_commit_goes_out_an_interval() -> None:
+async def test_offsets_done_within_an_interval_go_out_together() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
     consumer._commit_interval_s = 1.0
     slow.answer.set()
-    await settle(consumer, slow, {PARTITION: 10})  # the first goes at once
-    await asyncio.sleep(0.05)
-    for offset in (11, 12, 13):  # one event a batch, as live traffic comes
+    for offset in (10, 11, 12, 13):  # one event a batch, as live traffic comes
         await settle(consumer, slow, {PARTITION: offset})
         await asyncio.sleep(0.05)
-    assert slow.asked == [{PARTITION: 10}]  # the rest wait out the interval, together
+    assert slow.asked == []  # they wait out the interval, together
     await committed(consumer)
-    assert slow.asked == [{PARTITION: 10}, {PARTITION: 13}]
+    assert slow.asked == [{PARTITION: 13}]
 
 
 @pytest.mark.parametrize("ending", ["stop", "revoke"])
@@ -130,30 +128,26 @@ async def test_a_stop_or_a_revoke_cuts_the_commit_interval_short(ending: str) ->
     await settle(consumer, slow, {PARTITION: 10})
     await settle(consumer, slow, {PARTITION: 11, OTHER: 4})
     await asyncio.sleep(0.01)
-    assert slow.asked == [{PARTITION: 10}]
+    assert slow.asked == []
     if ending == "stop":
         await asyncio.wait_for(consumer.finish_commits(), 1)
     else:  # what is done of the revoked partition goes out while it is still ours
         await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
-    assert slow.asked == [{PARTITION: 10}, {PARTITION: 11, OTHER: 4}]
+    assert slow.asked == [{PARTITION: 11, OTHER: 4}]
 
 
 async def test_a_batch_done_during_a_revokes_commit_goes_out_without_an_interval() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
     consumer._commit_interval_s = 60.0
-    slow.answer.set()
-    await settle(consumer, slow, {PARTITION: 10})
-    await settle(consumer, slow, {PARTITION: 11})  # waits out the interval
-    await asyncio.sleep(0.01)
-    slow.answer.clear()  # the revoke's commit will be slow to answer
+    await settle(consumer, slow, {PARTITION: 10})  # waits out the interval
     revoking = asyncio.ensure_future(consumer.listener.on_partitions_revoked({PARTITION}))
     await asyncio.sleep(0.01)
-    assert slow.asked == [{PARTITION: 10}, {PARTITION: 11}]
+    assert slow.asked == [{PARTITION: 10}]  # the revoke's commit, slow to answer
     await settle(consumer, slow, {OTHER: 5})  # a batch of a partition kept
     slow.answer.set()
     # The revoke waits for that one too, which goes out at once, not after the interval.
     await asyncio.wait_for(revoking, 1)
-    assert slow.asked == [{PARTITION: 10}, {PARTITION: 11}, {OTHER: 5}]
+    assert slow.asked == [{PARTITION: 10}, {OTHER: 5}]
 
 
 async def test_once_stopping_every_batch_waits_for_its_commit() -> None:

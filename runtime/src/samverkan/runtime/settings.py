@@ -163,10 +163,10 @@ class ServiceSettings(LayeredSettings):
         default=0.2,
         ge=0,
         le=60,
-        description="Least time between two offset commits of a consumer (0: none), except "
-        "that a stop or a rebalance sends what is done at once: the offsets done meanwhile go "
-        "together. Should the service stop uncleanly, what it applied since the last commit "
-        "is read again (and recognised by the inbox).",
+        description="How long a consumer gathers the offsets it is done with before it commits "
+        "them, in one commit (0: at once); a stop or a rebalance commits what is done at once. "
+        "Should the service stop uncleanly, what it applied since the last commit is read "
+        "again (and recognised by the inbox).",
     )
     consumer_retry_window_s: float = Field(
         default=120.0, gt=0, description="How long an event may wait for its preconditions."
