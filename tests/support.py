@@ -284,6 +284,17 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
+async def assigned_consumer(node: Node) -> AIOKafkaConsumer:
+    """The running node's Kafka consumer, once the group has given it partitions."""
+    subscriber = next(iter(node.broker.subscribers))
+
+    async def assigned() -> AIOKafkaConsumer | None:
+        consumer = subscriber.consumer
+        return consumer if consumer is not None and consumer.assignment() else None
+
+    return await eventually("the node to get its partitions", assigned)
+
+
 async def committed_offsets(
     kafka: str, group: str, partitions: set[TopicPartition]
 ) -> dict[TopicPartition, int]:

@@ -152,7 +152,7 @@ async def test_a_batch_done_during_a_revokes_commit_goes_out_without_an_interval
 
 async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10}))  # type: ignore[arg-type]
+    await settle(consumer, slow, {PARTITION: 10})
     finishing = asyncio.ensure_future(consumer.finish_commits())
     await asyncio.sleep(0.01)
     assert not finishing.done()  # the commit under way is waited for
@@ -168,7 +168,7 @@ async def test_once_stopping_every_batch_waits_for_its_commit() -> None:
 
 async def test_a_revoke_waits_for_the_commit_under_way() -> None:
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10}))  # type: ignore[arg-type]
+    await settle(consumer, slow, {PARTITION: 10})
     await asyncio.sleep(0.01)  # that commit is out
     revoking = asyncio.ensure_future(consumer.listener.on_partitions_revoked({PARTITION}))
     await asyncio.sleep(0.01)
@@ -183,9 +183,9 @@ async def test_a_commit_outlasting_the_revoke_is_stopped_and_the_rest_kept(
 ) -> None:
     monkeypatch.setattr(consumer_module, "REVOKE_COMMIT_WAIT_S", 0.05)
     consumer, slow = offsets_only_consumer(), SlowCoordinator()
-    await consumer._settle(slow, Progress(done={PARTITION: 10, OTHER: 3}))  # type: ignore[arg-type]
+    await settle(consumer, slow, {PARTITION: 10, OTHER: 3})
     await asyncio.sleep(0.01)  # that commit is out, and gets no answer
-    await consumer._settle(slow, Progress(done={PARTITION: 20}))  # type: ignore[arg-type]
+    await settle(consumer, slow, {PARTITION: 20})
     await asyncio.wait_for(consumer.listener.on_partitions_revoked({PARTITION}), 1)
     # The commit under way was given up; the kept partition's offset goes with the next one.
     slow.answer.set()

@@ -11,7 +11,14 @@ from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from support import committed_offsets, eventually, referral_sent, settings, unique
+from support import (
+    assigned_consumer,
+    committed_offsets,
+    eventually,
+    referral_sent,
+    settings,
+    unique,
+)
 
 from samverkan.contracts import CloudEvent, topics
 from samverkan.contracts.referral import ReferralSent
@@ -52,13 +59,7 @@ async def test_offsets_done_within_an_interval_are_committed_together(
     node.on(ReferralSent, apply, addressed_to_me=True)
     commits: list[float] = []
     async with node.running():
-        subscriber = next(iter(node.broker.subscribers))
-
-        async def assigned() -> bool:
-            return bool(subscriber.consumer and subscriber.consumer.assignment())
-
-        await eventually("the node to get its partitions", assigned)
-        consumer = subscriber.consumer
+        consumer = await assigned_consumer(node)
         commit = consumer.commit
 
         async def counted(offsets: Any = None) -> None:

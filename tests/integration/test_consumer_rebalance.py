@@ -9,7 +9,14 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from support import eventually, new_topic, offsets_only_consumer, settings, unique
+from support import (
+    assigned_consumer,
+    eventually,
+    new_topic,
+    offsets_only_consumer,
+    settings,
+    unique,
+)
 
 from samverkan.contracts import topics
 from samverkan.runtime.consumer import Progress
@@ -88,12 +95,7 @@ async def test_a_node_hears_when_a_rebalance_takes_its_partitions(
     )
     async with node.running():
         await asyncio.wait_for(node.broker_connected.wait(), 60)
-
-        async def assigned() -> bool:
-            subscriber = next(iter(node.broker.subscribers))
-            return bool(subscriber.consumer and subscriber.consumer.assignment())
-
-        await eventually("the node to get its partitions", assigned)
+        await assigned_consumer(node)
         other = AIOKafkaConsumer(
             topics.REFERRAL, bootstrap_servers=kafka_bootstrap, group_id=node.group
         )
