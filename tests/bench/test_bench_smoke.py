@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import catchup as catchup_bench
 from bench import run
 from bench.options import Options, parse
 
@@ -67,6 +68,8 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     for service in catchup.values():
         assert _positive(service["events"]) and _positive(service["baseline"]["events_per_s"])
         assert _positive(service["verifying_baseline"]["events_per_s"])
+        for baseline in ("baseline", "verifying_baseline"):  # each the median of its runs
+            assert len(service[baseline]["runs_per_s"]) == catchup_bench.BARE_RUNS
         assert service["curve"] and service["baseline"]["curve"]
         # The service's own account, exported to the bench's metrics sink: every batch is
         # parsed and settled, whatever became of it.
