@@ -128,14 +128,13 @@ async def _bare(
     ends: backlog.Offsets,
     *,
     verify: bool = False,
-    runs: int = BARE_RUNS,
 ) -> dict[str, Any]:
-    """The median of `runs` loops: a bare one over a small backlog takes well under a second, so
+    """The median of BARE_RUNS loops: a bare one over a small backlog takes well under a second, so
     one broker fetch wait more or less would swing a single run by a factor of three; and a
     verifying one of a few seconds was seen to stall once for 1.5 s, a third of the rate."""
     measured = [
         await bare_loop.catch_up(env.bootstrap, dsn, ends, TIMEOUT_S, verify=verify)
-        for _ in range(runs)
+        for _ in range(BARE_RUNS)
     ]
     measured.sort(key=lambda r: r["events_per_s"])
     median = measured[len(measured) // 2]
