@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench import sample
 from bench.backlog import Offsets
+from bench.cpu import CpuMeter
 from samverkan.runtime import verifiers
 
 TABLE = """CREATE TABLE IF NOT EXISTS bare_inbox (
@@ -22,7 +23,13 @@ INSERT = "INSERT INTO bare_inbox VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO 
 
 
 async def catch_up(
-    bootstrap: str, dsn: str, ends: Offsets, timeout_s: float, *, verify: bool = False
+    bootstrap: str,
+    dsn: str,
+    ends: Offsets,
+    timeout_s: float,
+    meter: CpuMeter,
+    *,
+    verify: bool = False,
 ) -> dict[str, Any]:
     """Read the topics of `ends` from the start until every partition reaches its end offset;
     with `verify`, check every record's signature on the way."""
@@ -46,7 +53,7 @@ async def catch_up(
     try:
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
-        started = time.perf_counter()
+        started, cpu_at_start = time.perf_counter(), meter.read()
         while sum(reached.values()) < total:
             if time.perf_counter() - started > timeout_s:
                 raise TimeoutError(f"bare loop reached {sum(reached.values())} of {total}")
@@ -69,10 +76,11 @@ async def catch_up(
                     await conn.executemany(INSERT, rows)
                 await consumer.commit()
             curve.append((time.perf_counter() - started, sum(reached.values())))
+        cpu = meter.per_event(cpu_at_start, meter.read(), total)
     finally:
         await consumer.stop()
         await conn.close()
-    return timed(total, (started, 0), time.perf_counter(), curve)
+    return timed(total, (started, 0), time.perf_counter(), curve) | {"cpu": cpu}
 
 
 def timed(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
 from bench import backlog, bare_loop, sample
 from bench.components import Components
+from bench.cpu import CpuMeter
 from bench.lag import GroupLag
 from bench.options import CATCHUP_SERVICES
 from bench.profiler import PySpy
@@ -39,10 +41,13 @@ async def _prepare(service: str, dsn: str) -> None:
         await pool.close()
 
 
-async def _watch(process: ServiceProcess, lag: GroupLag, total: int) -> dict[str, Any]:
+async def _watch(
+    process: ServiceProcess, lag: GroupLag, total: int, meter: CpuMeter
+) -> dict[str, Any]:
     started = time.perf_counter()
     curve: list[tuple[float, int]] = []
     first: tuple[float, int] | None = None
+    cpu_at_first = None
     while True:
         if process.process is None or process.process.poll() is not None:
             raise RuntimeError(f"{process.service} exited:\n{process.log_tail()}")
@@ -50,10 +55,12 @@ async def _watch(process: ServiceProcess, lag: GroupLag, total: int) -> dict[str
         now = time.perf_counter()
         curve.append((now - started, done))
         if first is None and done:
-            first = (now, done)
+            first, cpu_at_first = (now, done), meter.read()
         if done >= total:
-            assert first is not None
-            return bare_loop.timed(total, first, now, curve)
+            assert first is not None and cpu_at_first is not None
+            result = bare_loop.timed(total, first, now, curve)
+            result["cpu"] = meter.per_event(cpu_at_first, meter.read(), result["timed_events"])
+            return result
         if now - started > TIMEOUT_S:
             raise TimeoutError(f"{process.service} caught up {done} of {total}")
         await asyncio.sleep(0.25)
@@ -74,7 +81,8 @@ async def _service(service: str, env: Components, ends: backlog.Offsets) -> dict
         group = f"{sample.REGION}.{service}"
         topics = tuple({partition.topic for partition in ends})
         async with GroupLag(env.bootstrap, {group: topics}, ends) as lag:
-            result = await _watch(process, lag, sum(ends.values()))
+            meter = env.cpu_meter(process.process.pid)
+            result = await _watch(process, lag, sum(ends.values()), meter)
         result["stages_s"] = await _stages(env, service)
     finally:
         profile = spy.stop() if spy is not None else None
@@ -129,11 +137,12 @@ async def _bare(
     *,
     verify: bool = False,
 ) -> dict[str, Any]:
-    """The median of BARE_RUNS loops: a bare one over a small backlog takes well under a second, so
+    """The median of BARE_RUNS loops (this process is their consumer): a bare one over a small backlog takes well under a second, so
     one broker fetch wait more or less would swing a single run by a factor of three; and a
     verifying one of a few seconds was seen to stall once for 1.5 s, a third of the rate."""
+    meter = env.cpu_meter(os.getpid())
     measured = [
-        await bare_loop.catch_up(env.bootstrap, dsn, ends, TIMEOUT_S, verify=verify)
+        await bare_loop.catch_up(env.bootstrap, dsn, ends, TIMEOUT_S, meter, verify=verify)
         for _ in range(BARE_RUNS)
     ]
     measured.sort(key=lambda r: r["events_per_s"])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from bench.cpu import CpuMeter
 from bench.metrics_sink import MetricsSink
 from bench.processes import service_process
 from bench.rss import RssSampler
@@ -37,6 +38,12 @@ class Components:
 
     def database(self, name: str) -> str:
         return self.postgres.create_database(name)
+
+    def cpu_meter(self, consumer_pid: int) -> CpuMeter:
+        """The CPU of a catch-up: its consumer's process tree, Postgres's and the broker's."""
+        return CpuMeter(
+            {"consumer": consumer_pid, "postgres": self.postgres.pid, "broker": self.kafka.pid}
+        )
 
     def service(self, service: str, principal: str, dsn: str) -> ServiceProcess:
         """The service as a process (not started) that exports its metrics to `metrics`."""

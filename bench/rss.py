@@ -8,6 +8,8 @@ from typing import Any, Self
 
 import psutil
 
+from bench.cpu import tree_cpu_s
+
 MB = 1024 * 1024
 
 
@@ -16,16 +18,12 @@ def _usage(process: psutil.Process) -> tuple[float, float]:
     workers): their CPU, and their unique memory, not their RSS, so that the libraries they
     share with the service are not counted twice."""
     rss = process.memory_info().rss
-    times = process.cpu_times()
-    cpu = times.user + times.system
     for child in process.children(recursive=True):
         try:
             rss += child.memory_full_info().uss
-            times = child.cpu_times()
         except psutil.Error:
             continue  # it ended meanwhile
-        cpu += times.user + times.system
-    return rss / MB, cpu
+    return rss / MB, tree_cpu_s(process)
 
 
 class RssSampler:

@@ -71,6 +71,16 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
         for baseline in ("baseline", "verifying_baseline"):  # each the median of its runs
             assert len(service[baseline]["runs_per_s"]) == catchup_bench.BARE_RUNS
         assert service["curve"] and service["baseline"]["curve"]
+        # What each loop cost the machine. The service's figures are over the events it had left
+        # after its first progress, which in so small a backlog may be none.
+        assert "cpu" in service
+        for loop in (service["baseline"], service["verifying_baseline"]):
+            # Every part was read at both ends. (Not > 0: over a few hundred events a part may
+            # use less than the kernel's 10 ms tick.)
+            cpu = loop["cpu"]
+            assert set(cpu["us_per_event"]) == {"consumer", "postgres", "broker"}
+            figures = [*cpu["us_per_event"].values(), cpu["total_us_per_event"], cpu["busy_cores"]]
+            assert all(_positive(f) or f == 0 for f in figures), cpu
         # The service's own account, exported to the bench's metrics sink: every batch is
         # parsed and settled, whatever became of it.
         assert _positive(service["stages_s"]["parse"]) and _positive(service["stages_s"]["offsets"])

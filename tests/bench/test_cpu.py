@@ -1,0 +1,64 @@
+"""The bench's CPU meter counts a process tree's work, including children that have already ended,
+and leaves out a tree it could not read at both ends rather than call it free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from bench.cpu import CpuMeter, Reading, tree_cpu_s
+
+pytestmark = pytest.mark.unit
+
+BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+
+
+def test_a_child_that_ended_still_counts_in_its_parents_tree() -> None:
+    me = psutil.Process(os.getpid())
+    before = tree_cpu_s(me)
+    subprocess.run([sys.executable, "-c", BURN], check=True)  # waited for, so reaped
+    assert tree_cpu_s(me) - before >= 0.25  # 0.3 s, less the rounding to 10 ms ticks
+
+
+def test_a_running_grandchild_counts_before_it_ends() -> None:
+    me = psutil.Process(os.getpid())
+    # A shell whose child burns and then sleeps: the burner is a live grandchild when read.
+    code = BURN + "\nimport sys\nprint('burnt', flush=True)\nsys.stdin.read()"
+    with subprocess.Popen(
+        ["sh", "-c", f'"{sys.executable}" -c "$0"; true', code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as shell:
+        before = tree_cpu_s(me)
+        assert shell.stdout is not None and shell.stdout.readline() == "burnt\n"
+        assert len(me.children(recursive=True)) >= 2
+        assert tree_cpu_s(me) - before >= 0.25
+        shell.communicate("")
+
+
+def test_per_event_splits_the_cost_and_says_how_busy_the_cores_were() -> None:
+    start = Reading(at=10.0, cpu_s={"consumer": 1.0, "postgres": 2.0, "broker": 5.0})
+    end = Reading(at=12.0, cpu_s={"consumer": 2.0, "postgres": 2.5, "broker": 5.5})
+    cost = CpuMeter.per_event(start, end, events=10_000)
+    assert cost["us_per_event"] == {"consumer": 100.0, "postgres": 50.0, "broker": 50.0}
+    assert cost["total_us_per_event"] == 200.0
+    assert cost["busy_cores"] == 1.0  # 2 CPU-seconds in 2 s
+
+
+def test_a_tree_gone_by_the_second_reading_is_left_out() -> None:
+    start = Reading(at=0.0, cpu_s={"consumer": 1.0, "broker": 1.0})
+    end = Reading(at=1.0, cpu_s={"consumer": 1.5})
+    cost = CpuMeter.per_event(start, end, events=1000)
+    assert cost["us_per_event"] == {"consumer": 500.0}
+    assert cost["total_us_per_event"] == 500.0
+
+
+def test_the_meter_reads_live_processes_and_skips_absent_ones() -> None:
+    meter = CpuMeter({"consumer": os.getpid(), "broker": None})
+    reading = meter.read()
+    assert set(reading.cpu_s) == {"consumer"} and reading.cpu_s["consumer"] > 0
