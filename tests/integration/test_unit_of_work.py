@@ -31,7 +31,7 @@ async def outbox_ids(pool: asyncpg.Pool) -> list[str]:
 async def test_published_events_commit_with_the_transaction_in_their_order(
     pool: asyncpg.Pool,
 ) -> None:
-    events = [referral_sent(unique("school"), unique("region")) for _ in range(5)]
+    events = [referral_sent(unique("school"), unique("region")) for _ in range(50)]
     async with UnitOfWork(pool) as tx:
         for event in events:
             await tx.publish(event)
@@ -95,7 +95,9 @@ async def test_a_unit_of_work_that_fails_leaves_nothing_behind(pool: asyncpg.Poo
 async def test_rows_left_for_the_end_keep_their_order_and_a_failed_savepoint_drops_its_own(
     pool: asyncpg.Pool,
 ) -> None:
-    note = "INSERT INTO notes (text) VALUES ($1)"
+    # Rows left for the end are given as arrays, one a column (see write_at_end).
+    note = """INSERT INTO notes (text)
+        SELECT text FROM unnest($1::text[]) WITH ORDINALITY AS r(text, n) ORDER BY n"""
     event = referral_sent(unique("school"), unique("region"))
     async with UnitOfWork(pool) as tx:
         tx.write_at_end(note, "first")

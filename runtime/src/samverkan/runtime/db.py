@@ -87,9 +87,12 @@ def _jsonb_decode(data: bytes) -> Any:
 
 T = TypeVar("T")
 
-_OUTBOX_INSERT = (
-    "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)"
-)
+# Ordered by the rows' place in the arrays, so that the outbox's ids follow publication order.
+_OUTBOX_INSERT = """INSERT INTO outbox (event_id, topic, key, value, headers)
+    SELECT event_id, topic, key, value, headers::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[])
+         WITH ORDINALITY AS r(event_id, topic, key, value, headers, n)
+    ORDER BY n"""
 
 
 _HELD = "held:"  # in a transaction's memo, before a kind: its writes held back (write_held)
@@ -202,14 +205,19 @@ class UnitOfWork:
             event.topic,
             event.key(),
             event.value(),
-            [[k, v.decode()] for k, v in event.headers()],
+            orjson.dumps([[k, v.decode()] for k, v in event.headers()]).decode(),
         )
         self._published = True
 
     def write_at_end(self, statement: str, *args: Any) -> None:
-        """Run `statement` with `args` as this transaction's last work, together with every other
-        row for the same statement (one executemany, one round trip). Only for writes nothing in
-        the transaction reads back, such as the outbox: the rows are not there until the end."""
+        """Leave the row `args` for `statement`, run once as this transaction's last work for all
+        the rows left for it. It takes each column as an array, in the order the rows were left
+        (`INSERT INTO t (a, b) SELECT * FROM unnest($1::uuid[], $2::text[])`): one statement
+        for a batch of events, where an executemany would run it once a row (a mail 8 µs of
+        Postgres's time instead of 13). A value that is itself a list (JSON) goes as text, cast
+        in the statement: as an array's element it would be read as one more dimension. Only for
+        writes nothing in the transaction reads back, such as the outbox: the rows are not there
+        until the end."""
         if self._written_at_end:
             raise RuntimeError("this transaction has written the rows left for its end")
         self._at_end.setdefault(statement, []).append(args)
@@ -218,7 +226,9 @@ class UnitOfWork:
         self._written_at_end = True
         for statement, rows in self._at_end.items():
             if rows:
-                await self.conn.executemany(statement, rows)
+                await self.conn.execute(
+                    statement, *(list(column) for column in zip(*rows, strict=True))
+                )
 
     async def write_held(self, kind: str, statement: str, *args: Any) -> None:
         """Run `statement` with `args`: at once, or, while a batch of events is applied together
