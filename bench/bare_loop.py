@@ -76,11 +76,12 @@ async def catch_up(
                     await conn.executemany(INSERT, rows)
                 await consumer.commit()
             curve.append((time.perf_counter() - started, sum(reached.values())))
-        cpu = meter.per_event(cpu_at_start, meter.read(), total)
+        cpu_at_end = meter.read()
     finally:
         await consumer.stop()
         await conn.close()
-    return timed(total, (started, 0), time.perf_counter(), curve) | {"cpu": cpu}
+    cpu = meter.per_event(cpu_at_start, cpu_at_end, total)
+    return timed(total, (started, 0), cpu_at_end.at, curve) | {"cpu": cpu}
 
 
 def timed(

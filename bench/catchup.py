@@ -137,9 +137,10 @@ async def _bare(
     *,
     verify: bool = False,
 ) -> dict[str, Any]:
-    """The median of BARE_RUNS loops (this process is their consumer): a bare one over a small backlog takes well under a second, so
-    one broker fetch wait more or less would swing a single run by a factor of three; and a
-    verifying one of a few seconds was seen to stall once for 1.5 s, a third of the rate."""
+    """The median of BARE_RUNS loops, run by this process: a bare one over a small backlog takes
+    well under a second, so one broker fetch wait more or less would swing a single run by a
+    factor of three; and a verifying one of a few seconds was seen to stall once for 1.5 s, a
+    third of the rate."""
     meter = env.cpu_meter(os.getpid())
     measured = [
         await bare_loop.catch_up(env.bootstrap, dsn, ends, TIMEOUT_S, meter, verify=verify)

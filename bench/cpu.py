@@ -8,24 +8,27 @@ event says how much work an event is, and so whether a loop is bound by the mach
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
 
-def tree_cpu_s(process: psutil.Process) -> float:
-    """CPU seconds of a process and all its descendants, the ended ones too: those the process
-    waited for count in its own `children_*` times (Postgres's backends, a verifying worker)."""
+def tree_cpu_s(process: psutil.Process, exclude: Collection[int] = ()) -> float:
+    """CPU seconds of a process and its descendants, the ended ones too: those a process waited
+    for count in its own `children_*` times (Postgres's backends, a verifying worker). A
+    descendant in `exclude` is left out with its own descendants: the bench process that runs a
+    baseline loop is also the parent of the Postgres and broker it meters on their own."""
     times = process.cpu_times()
     total = times.user + times.system + times.children_user + times.children_system
-    for child in process.children(recursive=True):
+    for child in process.children():
+        if child.pid in exclude:
+            continue
         try:
-            times = child.cpu_times()
+            total += tree_cpu_s(child, exclude)
         except psutil.Error:
-            continue  # it ended between the listing and the reading; its parent has it now
-        total += times.user + times.system + times.children_user + times.children_system
+            continue  # it ended meanwhile: missed, unless its parent had reaped it before
     return total
 
 
@@ -43,9 +46,10 @@ class CpuMeter:
 
     def read(self) -> Reading:
         cpu = {}
+        roots = {process.pid for process in self._processes.values()}
         for name, process in self._processes.items():
             try:
-                cpu[name] = tree_cpu_s(process)
+                cpu[name] = tree_cpu_s(process, exclude=roots - {process.pid})
             except psutil.Error:
                 continue  # gone: per_event leaves it out rather than count it as free
         return Reading(time.perf_counter(), cpu)

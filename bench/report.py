@@ -71,7 +71,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{_n(verifying):>18}{_x(s.get('verifying_ratio', float('nan'))):>8}"
             )
         add(_stages_table(c["services"]))
-        add(_cpu_table(c["services"], results.get("machine", {}).get("cpus") or 1))
+        add(_cpu_table(c["services"], results.get("machine", {}).get("cpus")))
     if "audit" in results:
         a = results["audit"]
         add("\nAudit trail")
@@ -133,20 +133,21 @@ def _stages_table(services: dict[str, Any]) -> str:
 CPU_PARTS = ("consumer", "postgres", "broker")
 
 
-def _per_s(cores: int, us_per_event: float | None) -> float:
-    """Events a second that `cores` busy cores allow at this cost (none counted: unknown)."""
-    return cores * 1e6 / us_per_event if us_per_event else math.nan
+def _per_s(cores: int | None, us_per_event: float | None) -> float:
+    """Events a second that `cores` busy cores allow at this cost (either unknown: unknown)."""
+    return cores * 1e6 / us_per_event if cores and us_per_event else math.nan
 
 
-def _cpu_table(services: dict[str, Any], cpus: int) -> str:
+def _cpu_table(services: dict[str, Any], cpus: int | None) -> str:
     """What an event cost the machine in each loop over the same backlog (bench/cpu.py), and the
     rate that cost would allow if the loop kept every core busy."""
+    ceiling = f"all {cpus or '?'} busy/s"
     lines = [
         "\nCPU per event, µs, over each loop's timed catch-up (consumer: the service's processes,"
         " or the bench's own loop)",
         f"  {'service':<14}{'loop':<11}"
         + "".join(f"{part:>10}" for part in CPU_PARTS)
-        + f"{'total':>8}{'busy cores':>12}{f'all {cpus} busy/s':>17}",
+        + f"{'total':>8}{'busy cores':>12}{ceiling:>17}",
     ]
     for service, s in services.items():
         loops = (
@@ -165,7 +166,7 @@ def _cpu_table(services: dict[str, Any], cpus: int) -> str:
                 + f"{_n(_per_s(cpus, cpu['total_us_per_event'])):>17}"
             )
     lines.append(
-        f"  (all {cpus} busy: the most a loop's work per event allows on this machine, were its"
+        f"  (all {cpus or '?'} busy: the most a loop's work per event allows on this machine, were its"
         " waits overlapped until no core idled)"
     )
     return "\n".join(lines)

@@ -24,21 +24,47 @@ def test_a_child_that_ended_still_counts_in_its_parents_tree() -> None:
     assert tree_cpu_s(me) - before >= 0.25  # 0.3 s, less the rounding to 10 ms ticks
 
 
+# Burns 0.3 s of CPU once told to (a line on stdin), says so, and waits for stdin's end.
+ON_CUE = (
+    "import sys\nsys.stdin.readline()\n" + BURN + "\nprint('burnt', flush=True)\nsys.stdin.read()"
+)
+
+
 def test_a_running_grandchild_counts_before_it_ends() -> None:
     me = psutil.Process(os.getpid())
-    # A shell whose child burns and then sleeps: the burner is a live grandchild when read.
-    code = BURN + "\nimport sys\nprint('burnt', flush=True)\nsys.stdin.read()"
+    # A shell whose child burns and then waits: the burner is a live grandchild when read.
     with subprocess.Popen(
-        ["sh", "-c", f'"{sys.executable}" -c "$0"; true', code],
+        ["sh", "-c", f'"{sys.executable}" -c "$0"; true', ON_CUE],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     ) as shell:
+        assert shell.stdin is not None and shell.stdout is not None
         before = tree_cpu_s(me)
-        assert shell.stdout is not None and shell.stdout.readline() == "burnt\n"
+        shell.stdin.write("go\n")
+        shell.stdin.flush()
+        assert shell.stdout.readline() == "burnt\n"
         assert len(me.children(recursive=True)) >= 2
         assert tree_cpu_s(me) - before >= 0.25
         shell.communicate("")
+
+
+def test_a_child_metered_as_a_part_of_its_own_is_not_counted_in_its_parents_part() -> None:
+    # As the bench's baseline loops run: their process is the parent of the Postgres it meters.
+    with subprocess.Popen(
+        [sys.executable, "-c", ON_CUE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdin is not None and child.stdout is not None
+        meter = CpuMeter({"consumer": os.getpid(), "postgres": child.pid})
+        start = meter.read()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "burnt\n"
+        cost = CpuMeter.per_event(start, meter.read(), events=1)
+        child.communicate("")
+    assert cost["us_per_event"]["postgres"] >= 0.25e6
+    assert cost["us_per_event"]["consumer"] < 0.1e6  # this process only waited meanwhile
+    assert cost["total_us_per_event"] < 0.3e6 + 0.1e6  # the burn counted once, not twice
 
 
 def test_per_event_splits_the_cost_and_says_how_busy_the_cores_were() -> None:
