@@ -8,25 +8,39 @@ event says how much work an event is, and so whether a loop is bound by the mach
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
 
-def tree_cpu_s(process: psutil.Process, exclude: Collection[int] = ()) -> float:
-    """CPU seconds of a process and its descendants, the ended ones too: those a process waited
-    for count in its own `children_*` times (Postgres's backends, a verifying worker). A
-    descendant in `exclude` is left out with its own descendants: the bench process that runs a
-    baseline loop is also the parent of the Postgres and broker it meters on their own."""
+def own_cpu_s(process: psutil.Process) -> float:
+    """CPU seconds of a process, with its children it waited for (Postgres's ended backends)."""
     times = process.cpu_times()
-    total = times.user + times.system + times.children_user + times.children_system
-    for child in process.children():
-        if child.pid in exclude:
-            continue
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def descendants(process: psutil.Process, exclude: Collection[int] = ()) -> Iterator[psutil.Process]:
+    """A process's live descendants, leaving out those in `exclude` with their own: the bench
+    process that runs a baseline loop is also the parent of the Postgres and broker it meters
+    on their own."""
+    try:
+        children = process.children()
+    except psutil.Error:
+        return  # it ended meanwhile
+    for child in children:
+        if child.pid not in exclude:
+            yield child
+            yield from descendants(child, exclude)
+
+
+def tree_cpu_s(process: psutil.Process, exclude: Collection[int] = ()) -> float:
+    """CPU seconds of a process and its descendants (see `descendants`), the ended ones too."""
+    total = own_cpu_s(process)
+    for descendant in descendants(process, exclude):
         try:
-            total += tree_cpu_s(child, exclude)
+            total += own_cpu_s(descendant)
         except psutil.Error:
             continue  # it ended meanwhile: missed, unless its parent had reaped it before
     return total

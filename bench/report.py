@@ -141,13 +141,13 @@ def _per_s(cores: int | None, us_per_event: float | None) -> float:
 def _cpu_table(services: dict[str, Any], cpus: int | None) -> str:
     """What an event cost the machine in each loop over the same backlog (bench/cpu.py), and the
     rate that cost would allow if the loop kept every core busy."""
-    ceiling = f"all {cpus or '?'} busy/s"
+    all_busy = f"all {cpus or '?'} busy"
     lines = [
         "\nCPU per event, µs, over each loop's timed catch-up (consumer: the service's processes,"
         " or the bench's own loop)",
         f"  {'service':<14}{'loop':<11}"
         + "".join(f"{part:>10}" for part in CPU_PARTS)
-        + f"{'total':>8}{'busy cores':>12}{ceiling:>17}",
+        + f"{'total':>8}{'busy cores':>12}{all_busy + '/s':>17}",
     ]
     for service, s in services.items():
         loops = (
@@ -166,7 +166,7 @@ def _cpu_table(services: dict[str, Any], cpus: int | None) -> str:
                 + f"{_n(_per_s(cpus, cpu['total_us_per_event'])):>17}"
             )
     lines.append(
-        f"  (all {cpus or '?'} busy: the most a loop's work per event allows on this machine, were its"
+        f"  ({all_busy}: the most a loop's work per event allows on this machine, were its"
         " waits overlapped until no core idled)"
     )
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import psutil
 
-from bench.cpu import tree_cpu_s
+from bench.cpu import descendants, own_cpu_s
 
 MB = 1024 * 1024
 
@@ -17,13 +17,14 @@ def _usage(process: psutil.Process) -> tuple[float, float]:
     """A service's memory (MB) and CPU seconds, with its child processes (the signature-verifying
     workers): their CPU, and their unique memory, not their RSS, so that the libraries they
     share with the service are not counted twice."""
-    rss = process.memory_info().rss
-    for child in process.children(recursive=True):
+    rss, cpu = process.memory_info().rss, own_cpu_s(process)
+    for child in descendants(process):
         try:
             rss += child.memory_full_info().uss
+            cpu += own_cpu_s(child)
         except psutil.Error:
             continue  # it ended meanwhile
-    return rss / MB, tree_cpu_s(process)
+    return rss / MB, cpu
 
 
 class RssSampler:
