@@ -3,6 +3,8 @@ savepoint takes back what was published inside it; a pooled connection comes bac
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -130,3 +132,26 @@ async def test_an_event_published_by_a_before_commit_step_is_written_too(
 
         tx.before_commit(announce)
     assert await outbox_ids(pool) == [str(first.id), str(late.id)]
+
+
+async def test_what_a_transaction_gathered_is_freed_when_it_ends_without_the_collector(
+    pool: asyncpg.Pool,
+) -> None:
+    # A batch's gatherings (the audit's entries, say) must go by their reference counts once
+    # the transaction is over: the consumer pauses the cyclic collector while it applies one.
+    class Gathering(list[str]):
+        pass
+
+    async def write(conn: asyncpg.Connection, gathering: Gathering) -> None:
+        await conn.executemany("INSERT INTO notes (text) VALUES ($1)", [(t,) for t in gathering])
+
+    gc.disable()
+    try:
+        async with UnitOfWork(pool) as tx:
+            tx.gathered("notes", Gathering, write).append("gathered")
+            gone = weakref.ref(tx.memo["notes"])
+        del tx
+        assert gone() is None
+    finally:
+        gc.enable()
+    assert await pool.fetchval("SELECT text FROM notes") == "gathered"

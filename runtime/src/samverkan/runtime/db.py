@@ -189,7 +189,11 @@ class UnitOfWork:
         events. Like the memo, it is not undone by a savepoint."""
         if key not in self.memo:
             gathering = self.memo[key] = new()
-            self.before_commit(lambda: write(self.conn, gathering))
+            # Not `self.conn` in the callback: a transaction holding a callback that holds the
+            # transaction is a reference cycle, which would keep a whole batch's gatherings alive
+            # until the cyclic collector found them (and paid for scanning them).
+            conn = self.conn
+            self.before_commit(lambda: write(conn, gathering))
         found: T = self.memo[key]
         return found
 
