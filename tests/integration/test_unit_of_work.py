@@ -3,6 +3,7 @@ savepoint takes back what was published inside it; a pooled connection comes bac
 
 from __future__ import annotations
 
+import functools
 import gc
 import weakref
 from collections.abc import AsyncIterator
@@ -138,20 +139,27 @@ async def test_what_a_transaction_gathered_is_freed_when_it_ends_without_the_col
     pool: asyncpg.Pool,
 ) -> None:
     # A batch's gatherings (the audit's entries, say) must go by their reference counts once
-    # the transaction is over: the consumer pauses the cyclic collector while it applies one.
+    # the transaction is over, even when a callback holds the transaction: the consumer pauses
+    # the cyclic collector while it applies a batch.
     class Gathering(list[str]):
         pass
 
     async def write(conn: asyncpg.Connection, gathering: Gathering) -> None:
         await conn.executemany("INSERT INTO notes (text) VALUES ($1)", [(t,) for t in gathering])
 
+    def mark_committed(tx: UnitOfWork) -> None:
+        tx.memo["committed"] = True
+
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         async with UnitOfWork(pool) as tx:
             tx.gathered("notes", Gathering, write).append("gathered")
+            tx.after_commit(functools.partial(mark_committed, tx))  # holds the transaction
             gone = weakref.ref(tx.memo["notes"])
         del tx
         assert gone() is None
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
     assert await pool.fetchval("SELECT text FROM notes") == "gathered"

@@ -167,11 +167,17 @@ class UnitOfWork:
                 await self._tx.rollback()
         finally:
             await self._pool.release(self.conn)
-        if exc_type is None:
-            if self._published and self._relay is not None:
-                self._relay.wake()
-            for callback in self._after_commit:
-                callback()
+        try:
+            if exc_type is None:
+                if self._published and self._relay is not None:
+                    self._relay.wake()
+                for callback in self._after_commit:
+                    callback()
+        finally:
+            # A callback that holds this transaction would keep it, and all it gathered, in a
+            # reference cycle for the collector to find: what ran has no further use.
+            self._before_commit.clear()
+            self._after_commit.clear()
 
     def before_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` at the end of this transaction, before the rows left for the end
