@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -95,6 +95,13 @@ _OUTBOX_INSERT = """INSERT INTO outbox (event_id, topic, key, value, headers)
     ORDER BY n"""
 
 
+def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """`rows` as one list a column: the arguments of a statement that takes each column as an
+    array (`INSERT … SELECT * FROM unnest($1::uuid[], $2::text[])`), which Postgres runs once for
+    all the rows, where an executemany runs its statement once a row. `rows` must not be empty."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 _HELD = "held:"  # in a transaction's memo, before a kind: its writes held back (write_held)
 
 
@@ -153,7 +160,16 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is None:
+            await self._end(committing=exc_type is None)
+        finally:
+            # A callback that holds this transaction (`gathered`'s all do) would keep it, and all
+            # it gathered, in a reference cycle for the collector to find: none is of use now.
+            self._before_commit.clear()
+            self._after_commit.clear()
+
+    async def _end(self, *, committing: bool) -> None:
+        try:
+            if committing:
                 try:
                     for callback in self._before_commit:
                         await callback()
@@ -167,17 +183,11 @@ class UnitOfWork:
                 await self._tx.rollback()
         finally:
             await self._pool.release(self.conn)
-        try:
-            if exc_type is None:
-                if self._published and self._relay is not None:
-                    self._relay.wake()
-                for callback in self._after_commit:
-                    callback()
-        finally:
-            # A callback that holds this transaction would keep it, and all it gathered, in a
-            # reference cycle for the collector to find: what ran has no further use.
-            self._before_commit.clear()
-            self._after_commit.clear()
+        if committing:
+            if self._published and self._relay is not None:
+                self._relay.wake()
+            for callback in self._after_commit:
+                callback()
 
     def before_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` at the end of this transaction, before the rows left for the end
@@ -195,11 +205,7 @@ class UnitOfWork:
         events. Like the memo, it is not undone by a savepoint."""
         if key not in self.memo:
             gathering = self.memo[key] = new()
-            # Not `self.conn` in the callback: a transaction holding a callback that holds the
-            # transaction is a reference cycle, which would keep a whole batch's gatherings alive
-            # until the cyclic collector found them (and paid for scanning them).
-            conn = self.conn
-            self.before_commit(lambda: write(conn, gathering))
+            self.before_commit(lambda: write(self.conn, gathering))
         found: T = self.memo[key]
         return found
 
@@ -221,14 +227,13 @@ class UnitOfWork:
 
     def write_at_end(self, statement: str, *args: Any) -> None:
         """Leave the row `args` for `statement`, run once as this transaction's last work for all
-        the rows left for it. It takes each column as an array, in the order the rows were left
+        the rows left for it, each column as an array (`columns`), in the order the rows were left
         (`INSERT INTO t (a, b) SELECT * FROM unnest($1::uuid[], $2::text[])`; where the order
-        must hold, `WITH ORDINALITY … ORDER BY` it, as the outbox does): one statement
-        for a batch of events, where an executemany would run it once a row (a mail 8 µs of
-        Postgres's time instead of 13). A value that is itself a list (JSON) goes as text, cast
-        in the statement: as an array's element it would be read as one more dimension. Only for
-        writes nothing in the transaction reads back, such as the outbox: the rows are not there
-        until the end."""
+        must hold, `WITH ORDINALITY … ORDER BY` it, as the outbox does): one statement for a
+        batch of events (a mail 8 µs of Postgres's time instead of 13 by executemany). A value
+        that is itself a list (JSON) goes as text, cast in the statement: as an array's element
+        it would be read as one more dimension. Only for writes nothing in the transaction reads
+        back, such as the outbox: the rows are not there until the end."""
         if self._written_at_end:
             raise RuntimeError("this transaction has written the rows left for its end")
         self._at_end.setdefault(statement, []).append(args)
@@ -237,9 +242,7 @@ class UnitOfWork:
         self._written_at_end = True
         for statement, rows in self._at_end.items():
             if rows:
-                await self.conn.execute(
-                    statement, *(list(column) for column in zip(*rows, strict=True))
-                )
+                await self.conn.execute(statement, *columns(rows))
 
     async def write_held(self, kind: str, statement: str, *args: Any) -> None:
         """Run `statement` with `args`: at once, or, while a batch of events is applied together

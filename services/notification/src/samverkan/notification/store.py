@@ -13,7 +13,7 @@ import asyncpg
 
 from samverkan.contracts.parties import FunctionRef
 from samverkan.notification.routing import Parties
-from samverkan.runtime.db import UnitOfWork
+from samverkan.runtime.db import UnitOfWork, columns
 
 _PENDING = "notification.pending"  # in a transaction's memo: parties and deadlines to write
 
@@ -44,30 +44,27 @@ class _Pending:
     async def write(self, conn: asyncpg.Connection) -> None:
         # Parties first: a deadline refers to its referral's parties.
         if self.parties:
-            parties = list(self.parties.items())
             await conn.execute(
                 "INSERT INTO referral_parties SELECT * FROM"
                 " unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
                 " ON CONFLICT DO NOTHING",
-                [rid for rid, _ in parties],
-                [p.sender.principal for _, p in parties],
-                [p.sender.function for _, p in parties],
-                [p.recipient.principal for _, p in parties],
-                [p.recipient.function for _, p in parties],
-            )
+                *columns([
+                    (rid, p.sender.principal, p.sender.function, p.recipient.principal,
+                     p.recipient.function)
+                    for rid, p in self.parties.items()
+                ]),
+            )  # fmt: skip
         if self.deadlines:
-            deadlines = list(self.deadlines.values())
             await conn.execute(
                 "INSERT INTO referral_deadlines (referral_id, stage, working_days, due_at, met_at)"
                 " SELECT * FROM"
                 " unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[])"
                 " ON CONFLICT DO NOTHING",
-                [d.referral_id for d in deadlines],
-                [d.stage for d in deadlines],
-                [d.working_days for d in deadlines],
-                [d.due_at for d in deadlines],
-                [d.met_at for d in deadlines],
-            )
+                *columns([
+                    (d.referral_id, d.stage, d.working_days, d.due_at, d.met_at)
+                    for d in self.deadlines.values()
+                ]),
+            )  # fmt: skip
 
 
 def _pending(tx: UnitOfWork) -> _Pending:
