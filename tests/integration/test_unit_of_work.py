@@ -3,8 +3,8 @@ savepoint takes back what was published inside it; a pooled connection comes bac
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import gc
 import weakref
 from collections.abc import AsyncIterator
 
@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from support import referral_sent, unique
 
+from samverkan.runtime.consumer import collector_paused
 from samverkan.runtime.db import UnitOfWork, create_pool
 from samverkan.runtime.migrations import RUNTIME, migrate
 
@@ -25,6 +26,14 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.execute("CREATE TABLE notes (id serial PRIMARY KEY, text text)")
     yield pool
     await pool.close()
+
+
+class Gathering(list[str]):
+    """What a transaction gathers: a list that a weak reference can follow."""
+
+
+async def write_notes(conn: asyncpg.Connection, gathering: Gathering) -> None:
+    await conn.executemany("INSERT INTO notes (text) VALUES ($1)", [(t,) for t in gathering])
 
 
 async def outbox_ids(pool: asyncpg.Pool) -> list[str]:
@@ -141,25 +150,42 @@ async def test_what_a_transaction_gathered_is_freed_when_it_ends_without_the_col
     # A batch's gatherings (the audit's entries, say) must go by their reference counts once
     # the transaction is over, even when a callback holds the transaction: the consumer pauses
     # the cyclic collector while it applies a batch.
-    class Gathering(list[str]):
-        pass
-
-    async def write(conn: asyncpg.Connection, gathering: Gathering) -> None:
-        await conn.executemany("INSERT INTO notes (text) VALUES ($1)", [(t,) for t in gathering])
-
     def mark_committed(tx: UnitOfWork) -> None:
         tx.memo["committed"] = True
 
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         async with UnitOfWork(pool) as tx:
-            tx.gathered("notes", Gathering, write).append("gathered")
+            tx.gathered("notes", Gathering, write_notes).append("gathered")
             tx.after_commit(functools.partial(mark_committed, tx))  # holds the transaction
             gone = weakref.ref(tx.memo["notes"])
         del tx
         assert gone() is None
-    finally:
-        if was_enabled:
-            gc.enable()
     assert await pool.fetchval("SELECT text FROM notes") == "gathered"
+
+
+async def test_a_transaction_whose_verdict_refuses_the_batch_is_freed_without_the_collector(
+    pool: asyncpg.Pool,
+) -> None:
+    # A forged signature fails the verdict awaited before the commit. The failure's traceback
+    # holds the transaction's frames, so the transaction must not hold the failure in turn
+    # (through `verified`, or the callback that awaited it), or what it gathered for the batch
+    # waits for the collector.
+    async def refuse() -> None:
+        raise ValueError("a forged signature")
+
+    def awaited_before_commit(tx: UnitOfWork, verdict: asyncio.Future[None]) -> None:
+        tx.verified = verdict  # as the consumer hands a batch's verdict over
+        tx.before_commit(lambda: verdict)
+
+    with collector_paused():
+        try:
+            async with UnitOfWork(pool) as tx:
+                tx.applies_together = True
+                awaited_before_commit(tx, asyncio.ensure_future(refuse()))
+                tx.gathered("notes", Gathering, write_notes).append("never written")
+                gone = weakref.ref(tx.memo["notes"])
+        except ValueError:
+            pass
+        del tx
+        assert gone() is None
+    assert await pool.fetchval("SELECT count(*) FROM notes") == 0

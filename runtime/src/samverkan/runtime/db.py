@@ -164,15 +164,22 @@ class UnitOfWork:
         finally:
             # A callback that holds this transaction (`gathered`'s all do) would keep it, and all
             # it gathered, in a reference cycle for the collector to find: none is of use now.
+            # So would a failed verdict (`verified`), whose traceback holds this transaction.
             self._before_commit.clear()
             self._after_commit.clear()
+            self.verified = None
 
     async def _end(self, *, committing: bool) -> None:
         try:
             if committing:
                 try:
-                    for callback in self._before_commit:
-                        await callback()
+                    # By position, as the list may grow meanwhile: a callback held in a local
+                    # would stay in a failure's traceback, which the failed verdict it awaited
+                    # holds in turn, a reference cycle around the whole transaction.
+                    done = 0
+                    while done < len(self._before_commit):
+                        await self._before_commit[done]()
+                        done += 1
                     await self._write_at_end()  # last: a callback may leave rows for the end too
                 except BaseException:
                     await self._tx.rollback()
