@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,46 +38,85 @@ class Options:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
 
-def _floats(text: str) -> list[float]:
-    return [float(part) for part in text.split(",") if part.strip()]
+PARTS = ("network", "catchup", "audit")
+
+
+def _number(text: str, kind: type[int] | type[float], least: float) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        whole = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"not {whole}: {text!r}") from None
+    if not (value >= least and math.isfinite(value)):  # NaN fails the first
+        bound = "positive" if least else "zero or more"
+        raise argparse.ArgumentTypeError(f"must be finite and {bound} (got {text!r})")
+    return value
+
+
+def _positive(text: str) -> float:
+    return _number(text, float, least=1e-9)
+
+
+def _count(text: str) -> int:
+    return int(_number(text, int, least=1))
+
+
+def _zero_or_more(text: str) -> int:
+    return int(_number(text, int, least=0))
+
+
+def _rates(text: str) -> list[float]:
+    rates = [_positive(part) for part in text.split(",") if part.strip()]
+    if not rates:
+        raise argparse.ArgumentTypeError("name at least one rate, e.g. 20,40,80")
+    return rates
+
+
+def _chosen(text: str, known: tuple[str, ...], *, allow_none: bool = False) -> list[str]:
+    """The names in comma-separated `text`, each one of `known`, in `known`'s order."""
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(known))
+    if unknown or not (chosen or allow_none):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(known)} (got {text!r})")
+    return [name for name in known if name in chosen]
 
 
 def _services(text: str) -> list[str]:
-    chosen = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = sorted(set(chosen) - set(CATCHUP_SERVICES))
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"choose from {', '.join(CATCHUP_SERVICES)} (got {text!r})"
-        )
-    return [s for s in CATCHUP_SERVICES if s in chosen]
+    return _chosen(text, CATCHUP_SERVICES)
+
+
+def _parts(text: str) -> list[str]:
+    return _chosen(text, PARTS, allow_none=True)
 
 
 def parse(argv: list[str] | None = None) -> Options:
     d = Options()
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--rate", type=float, default=d.rate, help="referrals/s in the latency run")
-    p.add_argument("--duration", type=float, default=d.duration_s, dest="duration_s")
-    p.add_argument("--poll-ms", type=float, default=d.poll_ms, help="watcher poll interval")
-    p.add_argument("--rtt-messages", type=int, default=d.rtt_messages)
+    p.add_argument("--rate", type=_positive, default=d.rate, help="referrals/s in the latency run")
+    p.add_argument("--duration", type=_positive, default=d.duration_s, dest="duration_s")
+    p.add_argument("--poll-ms", type=_positive, default=d.poll_ms, help="watcher poll interval")
+    p.add_argument("--rtt-messages", type=_count, default=d.rtt_messages)
     p.add_argument(
-        "--steps", type=_floats, default=d.steps, help="rates of the step-up search, e.g. 20,40,80"
+        "--steps", type=_rates, default=d.steps, help="rates of the step-up search, e.g. 20,40,80"
     )
-    p.add_argument("--step-duration", type=float, default=d.step_s, dest="step_s")
+    p.add_argument("--step-duration", type=_positive, default=d.step_s, dest="step_s")
     p.add_argument(
         "--refine",
-        type=int,
+        type=_zero_or_more,
         default=d.refine,
         help="steps between the last sustained rate and the one that ran away, each halving the gap",
     )
-    p.add_argument("--drain", type=float, default=d.drain_s, dest="drain_s")
-    p.add_argument("--backlog", type=int, default=d.backlog, help="referral events to catch up on")
-    p.add_argument("--audit-entries", type=int, default=d.audit_entries)
-    p.add_argument("--verify-entries", type=int, default=d.verify_entries)
+    p.add_argument("--drain", type=_positive, default=d.drain_s, dest="drain_s")
+    p.add_argument(
+        "--backlog", type=_count, default=d.backlog, help="referral events to catch up on"
+    )
+    p.add_argument("--audit-entries", type=_count, default=d.audit_entries)
+    p.add_argument("--verify-entries", type=_count, default=d.verify_entries)
     p.add_argument(
         "--skip",
-        type=lambda s: [x for x in s.split(",") if x],
+        type=_parts,
         default=[],
-        help="comma-separated parts to leave out: network, catchup, audit",
+        help=f"comma-separated parts to leave out: {', '.join(PARTS)}",
     )
     p.add_argument(
         "--services",

@@ -35,6 +35,39 @@ def test_services_to_catch_up_are_named_and_checked() -> None:
             parse(["--services", wrong])
 
 
+def test_parts_to_skip_are_named_and_checked() -> None:
+    assert parse(["--skip", "audit,network"]).skip == ["network", "audit"]
+    assert parse(["--skip", ""]).skip == []
+    with pytest.raises(SystemExit):
+        parse(["--skip", "netwrok"])
+
+
+@pytest.mark.parametrize(
+    ("flag", "wrong"),
+    [
+        ("--rate", "0"),
+        ("--rate", "-1"),
+        ("--rate", "nan"),
+        ("--rate", "inf"),
+        ("--duration", "fast"),
+        ("--steps", "5,x"),
+        ("--steps", "5,-10"),
+        ("--steps", ","),
+        ("--refine", "-1"),
+        ("--backlog", "0"),
+        ("--backlog", "1.5"),
+        ("--verify-entries", "-5"),
+    ],
+)
+def test_counts_and_rates_out_of_range_are_refused_with_the_flag_named(
+    flag: str, wrong: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse([flag, wrong])
+    assert exit_.value.code == 2
+    assert f"argument {flag}:" in capsys.readouterr().err
+
+
 def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     options = Options(
         rate=5,
