@@ -39,36 +39,43 @@ class Options:
 
 
 PARTS = ("network", "catchup", "audit")
+# Referrals the latency run and each step must send at least: fewer give no percentiles worth
+# the name, and no trend (a third of the sends is compared with the last third).
+MIN_SENDS = 6
 
 
-def _number(text: str, kind: type[int] | type[float], least: float) -> float:
+def _number(text: str, *, whole: bool, zero_ok: bool = False) -> float:
+    """`text` as a finite number above zero (or zero too); `whole` numbers may be written 1e5."""
     try:
-        value = kind(text)
+        value = float(text)
     except ValueError:
-        whole = "a whole number" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"not {whole}: {text!r}") from None
-    if not (value >= least and math.isfinite(value)):  # NaN fails the first
-        bound = "positive" if least else "zero or more"
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+        bound = "zero or more" if zero_ok else "above zero"
         raise argparse.ArgumentTypeError(f"must be finite and {bound} (got {text!r})")
+    if whole and not value.is_integer():
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     return value
 
 
 def _positive(text: str) -> float:
-    return _number(text, float, least=1e-9)
+    return _number(text, whole=False)
 
 
 def _count(text: str) -> int:
-    return int(_number(text, int, least=1))
+    return int(_number(text, whole=True))
 
 
 def _zero_or_more(text: str) -> int:
-    return int(_number(text, int, least=0))
+    return int(_number(text, whole=True, zero_ok=True))
 
 
 def _rates(text: str) -> list[float]:
     rates = [_positive(part) for part in text.split(",") if part.strip()]
     if not rates:
         raise argparse.ArgumentTypeError("name at least one rate, e.g. 20,40,80")
+    if rates != sorted(set(rates)):
+        raise argparse.ArgumentTypeError(f"the rates must rise, e.g. 20,40,80 (got {text!r})")
     return rates
 
 
@@ -111,7 +118,12 @@ def parse(argv: list[str] | None = None) -> Options:
         "--backlog", type=_count, default=d.backlog, help="referral events to catch up on"
     )
     p.add_argument("--audit-entries", type=_count, default=d.audit_entries)
-    p.add_argument("--verify-entries", type=_count, default=d.verify_entries)
+    p.add_argument(
+        "--verify-entries",
+        type=_zero_or_more,
+        default=d.verify_entries,
+        help="entries in the trail when verify is timed (at least --audit-entries)",
+    )
     p.add_argument(
         "--skip",
         type=_parts,
@@ -126,4 +138,12 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     p.add_argument("--profile", action="store_true", help="py-spy flame graph per service")
     p.add_argument("--out", type=Path, default=d.out, help="where results are written")
-    return Options(**vars(p.parse_args(argv)))
+    options = Options(**vars(p.parse_args(argv)))
+    if set(options.skip) == set(PARTS):
+        p.error("argument --skip: that leaves nothing to run")
+    if "network" not in options.skip:
+        if round(options.rate * options.duration_s) < MIN_SENDS:
+            p.error(f"--rate × --duration must send at least {MIN_SENDS} referrals")
+        if round(min(options.steps) * options.step_s) < MIN_SENDS:
+            p.error(f"each of --steps × --step-duration must send at least {MIN_SENDS} referrals")
+    return options

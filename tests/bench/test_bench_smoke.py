@@ -10,7 +10,7 @@ import pytest
 
 from bench import catchup as catchup_bench
 from bench import run
-from bench.options import Options, parse
+from bench.options import Options
 
 pytestmark = pytest.mark.integration
 
@@ -19,53 +19,6 @@ SERVICES = {"directory", "referral", "notification", "audit"}
 
 def _positive(value: float) -> bool:
     return isinstance(value, int | float) and not math.isnan(value) and value > 0
-
-
-def test_flags_parse_into_options() -> None:
-    options = parse(["--rate", "5", "--steps", "5,10", "--skip", "audit", "--backlog", "10"])
-    assert options.rate == 5 and options.steps == [5.0, 10.0]
-    assert options.skip == ["audit"] and options.backlog == 10
-    assert set(options.services) == SERVICES  # every consuming service catches up by default
-
-
-def test_services_to_catch_up_are_named_and_checked() -> None:
-    assert parse(["--services", "referral,audit"]).services == ["audit", "referral"]
-    for wrong in ("audti", "", "audit,mail"):
-        with pytest.raises(SystemExit):
-            parse(["--services", wrong])
-
-
-def test_parts_to_skip_are_named_and_checked() -> None:
-    assert parse(["--skip", "audit,network"]).skip == ["network", "audit"]
-    assert parse(["--skip", ""]).skip == []
-    with pytest.raises(SystemExit):
-        parse(["--skip", "netwrok"])
-
-
-@pytest.mark.parametrize(
-    ("flag", "wrong"),
-    [
-        ("--rate", "0"),
-        ("--rate", "-1"),
-        ("--rate", "nan"),
-        ("--rate", "inf"),
-        ("--duration", "fast"),
-        ("--steps", "5,x"),
-        ("--steps", "5,-10"),
-        ("--steps", ","),
-        ("--refine", "-1"),
-        ("--backlog", "0"),
-        ("--backlog", "1.5"),
-        ("--verify-entries", "-5"),
-    ],
-)
-def test_counts_and_rates_out_of_range_are_refused_with_the_flag_named(
-    flag: str, wrong: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        parse([flag, wrong])
-    assert exit_.value.code == 2
-    assert f"argument {flag}:" in capsys.readouterr().err
 
 
 def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
