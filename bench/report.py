@@ -86,9 +86,16 @@ def table(results: dict[str, Any]) -> str:
         for label, s, r in rows:
             add(f"  {label:<40}{s['entries']:>9,}{_n(s['per_s']):>11}{_x(r) if r else '':>8}")
     if results.get("memory"):
-        add("\nPer service process: peak RSS, and CPU seconds used while watched")
+        add(
+            "\nPer service process: peak RSS (the kernel's high-water mark; the highest sample"
+            " in brackets), and CPU seconds used while watched"
+        )
         for name, m in results["memory"].items():
-            add(f"  {name:<34}{m['peak_mb']:>8.1f} MB{m['cpu_s']:>8.1f} s CPU  ({m['phase']})")
+            sampled = f"[{m['sampled_peak_mb']:.1f}]" if "sampled_peak_mb" in m else ""
+            add(
+                f"  {name:<34}{m['peak_mb']:>8.1f} MB {sampled:>8}"
+                f"{m['cpu_s']:>8.1f} s CPU  ({m['phase']})"
+            )
     for part, error in results.get("errors", {}).items():
         add(f"\nPart '{part}' FAILED: {error.splitlines()[0]}")
     if results.get("targets"):

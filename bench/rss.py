@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Self
 
 import psutil
@@ -13,30 +14,58 @@ from bench.cpu import descendants, own_cpu_s
 MB = 1024 * 1024
 
 
-def _usage(process: psutil.Process) -> tuple[float, float]:
-    """A service's memory (MB) and CPU seconds, with its child processes (the signature-verifying
+@dataclass(frozen=True)
+class Usage:
+    """A service's memory and CPU seconds, with its child processes (the signature-verifying
     workers): their CPU, and their unique memory, not their RSS, so that the libraries they
     share with the service are not counted twice."""
+
+    rss_mb: float  # the service's process alone, now
+    high_water_mb: float  # its highest RSS since it started, as the kernel counts it (VmHWM)
+    children_mb: float
+    cpu_s: float
+
+    @property
+    def mb(self) -> float:
+        return self.rss_mb + self.children_mb
+
+
+def _usage(process: psutil.Process) -> Usage:
     rss, cpu = process.memory_info().rss, own_cpu_s(process)
+    children = 0
     for child in descendants(process):
         try:
-            rss += child.memory_full_info().uss
+            children += child.memory_full_info().uss
             cpu += own_cpu_s(child)
         except psutil.Error:
             continue  # it ended meanwhile
-    return rss / MB, cpu
+    return Usage(rss / MB, _high_water(process) / MB, children / MB, cpu)
+
+
+def _high_water(process: psutil.Process) -> int:
+    """The process's peak RSS in bytes (VmHWM in /proc/<pid>/status): between two samples a
+    service's memory may rise and fall again, which sampling alone would miss."""
+    with open(f"/proc/{process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise psutil.NoSuchProcess(process.pid)
 
 
 class RssSampler:
     """Samples named processes every `interval_s`: each one's peak RSS, an RSS timeline, and the CPU
     seconds it used while watched (which service a load actually costs). A process counts with
-    its children (see `_usage`)."""
+    its children (see `Usage`). Its peak is the larger of the highest sample and the kernel's
+    high-water mark of the service's process plus the most its children held at any sample: an
+    upper bound, since the two need not have peaked at once."""
 
     def __init__(self, interval_s: float = 0.5) -> None:
         self._interval_s = interval_s
         self._processes: dict[str, psutil.Process] = {}
         self._phase: dict[str, str] = {}
         self.peak_mb: dict[str, float] = {}
+        self.sampled_peak_mb: dict[str, float] = {}
+        self._children_peak_mb: dict[str, float] = {}
         self.peak_phase: dict[str, str] = {}
         self.timeline: list[tuple[float, dict[str, float]]] = []
         self.cpu_s: dict[str, tuple[float, float]] = {}  # name: (at first sample, at last)
@@ -61,13 +90,21 @@ class RssSampler:
         with self._lock:
             for name, process in list(self._processes.items()):
                 try:
-                    rss, cpu = _usage(process)
-                except psutil.Error:
-                    continue
+                    usage = _usage(process)
+                except (psutil.Error, OSError):
+                    continue  # it ended meanwhile
+                cpu = usage.cpu_s
                 self.cpu_s[name] = (self.cpu_s.get(name, (cpu, cpu))[0], cpu)
-                row[name] = rss
-                if rss > self.peak_mb.get(name, 0.0):
-                    self.peak_mb[name] = rss
+                row[name] = usage.mb
+                sampled = self.sampled_peak_mb[name] = max(
+                    usage.mb, self.sampled_peak_mb.get(name, 0.0)
+                )
+                children = self._children_peak_mb[name] = max(
+                    usage.children_mb, self._children_peak_mb.get(name, 0.0)
+                )
+                peak = max(sampled, usage.high_water_mb + children)
+                if peak > self.peak_mb.get(name, 0.0):
+                    self.peak_mb[name] = peak
                     self.peak_phase[name] = self._phase[name]
             if row:
                 self.timeline.append((now, row))
@@ -76,6 +113,7 @@ class RssSampler:
         return {
             name: {
                 "peak_mb": round(mb, 1),
+                "sampled_peak_mb": round(self.sampled_peak_mb[name], 1),
                 "phase": self.peak_phase[name],
                 "cpu_s": round(self.cpu_s[name][1] - self.cpu_s[name][0], 1),
             }
