@@ -65,7 +65,8 @@ class RssSampler:
         self._phase: dict[str, str] = {}
         self.peak_mb: dict[str, float] = {}
         self.sampled_peak_mb: dict[str, float] = {}
-        self._children_peak_mb: dict[str, float] = {}
+        self.high_water_mb: dict[str, float] = {}
+        self.children_peak_mb: dict[str, float] = {}
         self.peak_phase: dict[str, str] = {}
         self.timeline: list[tuple[float, dict[str, float]]] = []
         self.cpu_s: dict[str, tuple[float, float]] = {}  # name: (at first sample, at last)
@@ -75,7 +76,10 @@ class RssSampler:
         self._started = time.monotonic()
 
     def watch(self, name: str, pid: int, phase: str) -> None:
+        """Watch `pid` as `name`, in `phase`; each name stands for one process, watched once."""
         with self._lock:
+            if name in self.peak_mb:
+                raise ValueError(f"{name} was watched before: its peak would mix two processes")
             self._processes[name] = psutil.Process(pid)
             self._phase[name] = phase
 
@@ -99,9 +103,10 @@ class RssSampler:
                 sampled = self.sampled_peak_mb[name] = max(
                     usage.mb, self.sampled_peak_mb.get(name, 0.0)
                 )
-                children = self._children_peak_mb[name] = max(
-                    usage.children_mb, self._children_peak_mb.get(name, 0.0)
+                children = self.children_peak_mb[name] = max(
+                    usage.children_mb, self.children_peak_mb.get(name, 0.0)
                 )
+                self.high_water_mb[name] = usage.high_water_mb
                 peak = max(sampled, usage.high_water_mb + children)
                 if peak > self.peak_mb.get(name, 0.0):
                     self.peak_mb[name] = peak
@@ -114,6 +119,8 @@ class RssSampler:
             name: {
                 "peak_mb": round(mb, 1),
                 "sampled_peak_mb": round(self.sampled_peak_mb[name], 1),
+                "high_water_mb": round(self.high_water_mb[name], 1),
+                "children_peak_mb": round(self.children_peak_mb[name], 1),
                 "phase": self.peak_phase[name],
                 "cpu_s": round(self.cpu_s[name][1] - self.cpu_s[name][0], 1),
             }

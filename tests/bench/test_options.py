@@ -47,6 +47,7 @@ def test_edge_values_that_make_a_run_are_taken(argv: list[str], field: str, valu
         ("--steps", "5,-10", "above zero"),
         ("--steps", ",", "at least one rate"),
         ("--steps", "40,20", "must rise"),
+        ("--steps", "5,5", "must rise"),
         ("--refine", "-1", "zero or more"),
         ("--backlog", "0", "above zero"),
         ("--backlog", "1.5", "not a whole number"),
@@ -80,8 +81,9 @@ def test_values_that_cannot_make_a_run_are_refused_with_the_flag_named(
 def test_a_run_or_step_too_short_to_measure_is_refused(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         parse(argv)
+    assert exit_.value.code == 2
     assert f"at least {MIN_SENDS} referrals" in capsys.readouterr().err
 
 

@@ -3,6 +3,7 @@ samples, so a rise and fall between two samples still counts against the 150 MB 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -33,3 +34,12 @@ def test_a_rise_and_fall_between_two_samples_counts_in_the_peak() -> None:
     assert sampler.sampled_peak_mb["spiky"] < 60  # the sample saw the process after the fall
     assert sampler.peak_mb["spiky"] >= 80
     assert sampler.result()["spiky"]["peak_mb"] >= 80
+    assert sampler.result()["spiky"]["high_water_mb"] >= 80
+
+
+def test_a_name_stands_for_one_process() -> None:
+    sampler = RssSampler(interval_s=3600)
+    sampler.watch("service", os.getpid(), "network")
+    sampler.sample()
+    with pytest.raises(ValueError, match="watched before"):
+        sampler.watch("service", os.getpid(), "catch-up")
