@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 
 from bench import sample
+from bench.options import sends
 from samverkan.devnet import scenario
 from samverkan.devnet.network import Network, Principal
 from samverkan.runtime.auth import Role
@@ -190,7 +191,7 @@ class Driver:
 
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(stop))
-        count = round(rate * duration_s)
+        count = sends(rate, duration_s)
         for i in range(count):
             await asyncio.sleep(max(0.0, result.started + i / rate - time.perf_counter()))
             if len(in_flight) >= MAX_IN_FLIGHT:

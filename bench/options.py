@@ -44,6 +44,11 @@ PARTS = ("network", "catchup", "audit")
 MIN_SENDS = 6
 
 
+def sends(rate: float, duration_s: float) -> int:
+    """How many referrals a run at `rate` a second for `duration_s` sends (`load.Driver.run`)."""
+    return round(rate * duration_s)
+
+
 def _number(text: str, *, whole: bool, zero_ok: bool = False) -> float:
     """`text` as a finite number above zero (or zero too); `whole` numbers may be written 1e5."""
     try:
@@ -142,8 +147,8 @@ def parse(argv: list[str] | None = None) -> Options:
     if set(options.skip) == set(PARTS):
         p.error("argument --skip: that leaves nothing to run")
     if "network" not in options.skip:
-        if round(options.rate * options.duration_s) < MIN_SENDS:
+        if sends(options.rate, options.duration_s) < MIN_SENDS:
             p.error(f"--rate × --duration must send at least {MIN_SENDS} referrals")
-        if round(min(options.steps) * options.step_s) < MIN_SENDS:
+        if sends(min(options.steps), options.step_s) < MIN_SENDS:
             p.error(f"each of --steps × --step-duration must send at least {MIN_SENDS} referrals")
     return options

@@ -91,7 +91,7 @@ def table(results: dict[str, Any]) -> str:
             " in brackets), and CPU seconds used while watched"
         )
         for name, m in results["memory"].items():
-            sampled = f"[{m['sampled_peak_mb']:.1f}]" if "sampled_peak_mb" in m else ""
+            sampled = f"[{m['sampled_peak_mb']:.1f}]"
             add(
                 f"  {name:<34}{m['peak_mb']:>8.1f} MB {sampled:>8}"
                 f"{m['cpu_s']:>8.1f} s CPU  ({m['phase']})"

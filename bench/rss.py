@@ -31,7 +31,8 @@ class Usage:
 
 
 def _usage(process: psutil.Process) -> Usage:
-    rss, cpu = process.memory_info().rss, own_cpu_s(process)
+    rss, high_water = _resident(process)
+    cpu = own_cpu_s(process)
     children = 0
     for child in descendants(process):
         try:
@@ -39,17 +40,18 @@ def _usage(process: psutil.Process) -> Usage:
             cpu += own_cpu_s(child)
         except psutil.Error:
             continue  # it ended meanwhile
-    return Usage(rss / MB, _high_water(process) / MB, children / MB, cpu)
+    return Usage(rss / MB, high_water / MB, children / MB, cpu)
 
 
-def _high_water(process: psutil.Process) -> int:
-    """The process's peak RSS in bytes (VmHWM in /proc/<pid>/status): between two samples a
-    service's memory may rise and fall again, which sampling alone would miss."""
+def _resident(process: psutil.Process) -> tuple[int, int]:
+    """The process's RSS now and its peak RSS (the kernel's high-water mark), in bytes, from one
+    read of /proc/<pid>/status: between two samples a service's memory may rise and fall again,
+    which sampling alone would miss."""
     with open(f"/proc/{process.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise psutil.NoSuchProcess(process.pid)
+        fields = dict(line.split(":", 1) for line in status if line.startswith(("VmRSS", "VmHWM")))
+    if len(fields) < 2:  # a zombie: its memory is gone
+        raise psutil.ZombieProcess(process.pid)
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
 
 
 class RssSampler:
@@ -63,11 +65,9 @@ class RssSampler:
         self._interval_s = interval_s
         self._processes: dict[str, psutil.Process] = {}
         self._phase: dict[str, str] = {}
-        self.peak_mb: dict[str, float] = {}
         self.sampled_peak_mb: dict[str, float] = {}
         self.high_water_mb: dict[str, float] = {}
         self.children_peak_mb: dict[str, float] = {}
-        self.peak_phase: dict[str, str] = {}
         self.timeline: list[tuple[float, dict[str, float]]] = []
         self.cpu_s: dict[str, tuple[float, float]] = {}  # name: (at first sample, at last)
         self._lock = threading.Lock()
@@ -78,7 +78,7 @@ class RssSampler:
     def watch(self, name: str, pid: int, phase: str) -> None:
         """Watch `pid` as `name`, in `phase`; each name stands for one process, watched once."""
         with self._lock:
-            if name in self.peak_mb:
+            if name in self._phase:
                 raise ValueError(f"{name} was watched before: its peak would mix two processes")
             self._processes[name] = psutil.Process(pid)
             self._phase[name] = phase
@@ -100,19 +100,21 @@ class RssSampler:
                 cpu = usage.cpu_s
                 self.cpu_s[name] = (self.cpu_s.get(name, (cpu, cpu))[0], cpu)
                 row[name] = usage.mb
-                sampled = self.sampled_peak_mb[name] = max(
-                    usage.mb, self.sampled_peak_mb.get(name, 0.0)
-                )
-                children = self.children_peak_mb[name] = max(
+                self.sampled_peak_mb[name] = max(usage.mb, self.sampled_peak_mb.get(name, 0.0))
+                self.children_peak_mb[name] = max(
                     usage.children_mb, self.children_peak_mb.get(name, 0.0)
                 )
                 self.high_water_mb[name] = usage.high_water_mb
-                peak = max(sampled, usage.high_water_mb + children)
-                if peak > self.peak_mb.get(name, 0.0):
-                    self.peak_mb[name] = peak
-                    self.peak_phase[name] = self._phase[name]
             if row:
                 self.timeline.append((now, row))
+
+    @property
+    def peak_mb(self) -> dict[str, float]:
+        """Each sampled process's peak (see the class)."""
+        return {
+            name: max(sampled, self.high_water_mb[name] + self.children_peak_mb[name])
+            for name, sampled in self.sampled_peak_mb.items()
+        }
 
     def result(self) -> dict[str, Any]:
         return {
@@ -121,7 +123,7 @@ class RssSampler:
                 "sampled_peak_mb": round(self.sampled_peak_mb[name], 1),
                 "high_water_mb": round(self.high_water_mb[name], 1),
                 "children_peak_mb": round(self.children_peak_mb[name], 1),
-                "phase": self.peak_phase[name],
+                "phase": self._phase[name],
                 "cpu_s": round(self.cpu_s[name][1] - self.cpu_s[name][0], 1),
             }
             for name, mb in sorted(self.peak_mb.items())
