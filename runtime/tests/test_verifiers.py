@@ -1,11 +1,13 @@
 """Checking a batch's signatures in worker processes: the verdicts, and the workers' lives."""
 
+import asyncio
 import contextlib
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -29,7 +31,7 @@ def own_workers() -> Iterator[None]:
 
 
 def fifty_checks() -> tuple[list[Check], list[bool]]:
-    """Fifty distinct records of 4 KB: a part of them is larger than a pipe's buffer."""
+    """Fifty distinct records of 4 KB: a part of them is larger than a pipe's default buffer."""
     signer, other = Signer(generate_key(), "key-1"), Signer(generate_key(), "key-2")
     values = [os.urandom(2048).hex().encode() for _ in range(50)]
     records = [(signer.sign(HEADERS, value), value) for value in values]
@@ -48,6 +50,20 @@ def worker_pids() -> set[int]:
             if "verify_worker.serve()" in " ".join(child.cmdline()):
                 found.add(child.pid)
     return found
+
+
+def count_writes(monkeypatch: pytest.MonkeyPatch, worker: verifiers.Worker) -> list[int]:
+    """Each write to `worker`'s pipe from now on (the file descriptor, once a write)."""
+    writes: list[int] = []
+    write = os.write
+
+    def counting_write(fd: int, data: bytes | memoryview, /) -> int:
+        if fd == worker._requests:
+            writes.append(fd)
+        return write(fd, data)
+
+    monkeypatch.setattr(verifiers.os, "write", counting_write)
+    return writes
 
 
 @pytest.mark.parametrize("processes", [0, 1, 3])  # 3: uneven parts of 17, 17 and 16 records
@@ -128,6 +144,156 @@ async def test_workers_that_keep_failing_give_way_to_threads(
     assert len(failures) == verifiers.FAILURES_BEFORE_THREADS
     assert "failed 3 times in a row: checking signatures on threads from now on" in caplog.text
     assert worker_pids() == set()
+
+
+async def test_a_worker_is_fed_by_the_event_loop_not_by_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread feeding the pipe waits for the GIL a busy event loop holds: none is used."""
+    submitted: list[object] = []
+    real_submit = verifiers._threads.submit
+
+    def counting_submit(fn: object, /, *args: object, **kwargs: object) -> object:
+        submitted.append(fn)
+        return real_submit(fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verifiers._threads, "submit", counting_submit)
+    verifiers.use_processes(2)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    assert len(worker_pids()) == 2
+    assert submitted == []
+    verifiers.use_processes(0)  # and the same batch on threads, to show the count can move
+    assert await verify_all(checks) == expected
+    assert len(submitted) == verifiers._THREADS
+
+
+@pytest.mark.skipif(
+    int(Path("/proc/sys/fs/pipe-max-size").read_text()) < verifiers.PIPE_BYTES,
+    reason="this system allows no pipe of PIPE_BYTES",
+)
+async def test_a_part_goes_to_its_worker_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe of 64 KB takes a part of a full batch (~650 KB) a piece at a time, each piece
+    waiting for the event loop to come back to it: the worker's pipe holds a whole part."""
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()  # ~214 KB pickled
+    assert await verify_all(checks) == expected
+    (worker,) = verifiers._verifiers._workers.values()
+    writes = count_writes(monkeypatch, worker)
+    assert await verify_all(checks) == expected
+    assert writes == [worker._requests]
+
+
+async def test_a_part_larger_than_the_pipe_goes_a_piece_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the system allows no larger pipe, the loop writes what the pipe takes, and waits."""
+    monkeypatch.setattr(verifiers, "PIPE_BYTES", 4096)
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (worker,) = verifiers._verifiers._workers.values()
+    writes = count_writes(monkeypatch, worker)
+    assert await verify_all(checks) == expected
+    assert len(writes) > 10
+
+
+async def test_a_worker_busy_with_another_batch_leaves_the_next_to_a_thread() -> None:
+    """Two consumers of one process verifying at once: the second does not queue behind the
+    first's worker, and each batch comes back whole and in order."""
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (first,) = worker_pids()
+    psutil.Process(first).suspend()  # the first batch's exchange cannot finish meanwhile
+    try:
+        first_batch = asyncio.create_task(verify_all(checks))
+        await asyncio.sleep(0.2)
+        assert await asyncio.wait_for(verify_all(checks[::-1]), timeout=10) == expected[::-1]
+        assert not first_batch.done()
+    finally:
+        psutil.Process(first).resume()
+    assert await first_batch == expected
+    assert worker_pids() == {first}
+
+
+async def test_a_batch_cancelled_mid_exchange_ends_its_worker() -> None:
+    """Its pipe is left mid-message: the next batch must go to a new worker, not read the
+    answer meant for the one before."""
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (first,) = worker_pids()
+    psutil.Process(first).suspend()  # the exchange cannot finish while it is cancelled
+    task = asyncio.create_task(verify_all(checks))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not psutil.pid_exists(first)  # killed, and reaped
+    assert await verify_all(checks) == expected
+    assert len(worker_pids() - {first}) == 1
+
+
+async def test_a_batch_cancelled_mid_write_ends_its_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verifiers, "PIPE_BYTES", 4096)  # so that the write waits on the pipe
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (worker,) = verifiers._verifiers._workers.values()
+    psutil.Process(worker.pid).suspend()
+    writes = count_writes(monkeypatch, worker)
+    task = asyncio.create_task(verify_all(checks))
+    await asyncio.sleep(0.2)
+    assert writes  # it began to write
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not psutil.pid_exists(worker.pid)
+    assert await verify_all(checks) == expected
+
+
+async def test_workers_stopped_under_a_batch_leave_it_to_threads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`use_processes` stops the workers while one holds a part: the part is checked on a
+    thread at once, not after the worker's answer timeout, and the stop is no failure."""
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (first,) = worker_pids()
+    psutil.Process(first).suspend()
+    task = asyncio.create_task(verify_all(checks))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    with caplog.at_level(logging.WARNING, logger=verifiers.__name__):
+        verifiers.use_processes(0)
+        # ANSWER_TIMEOUT_S is 30 s: a part left waiting on its closed pipe would take that long.
+        assert await asyncio.wait_for(task, timeout=10) == expected
+    assert not psutil.pid_exists(first)
+    assert [r for r in caplog.records if r.name == verifiers.__name__] == []
+
+
+async def test_a_worker_stopped_once_it_has_answered_is_still_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped between its answer coming in and the exchange reading it: the exchange
+    succeeds, and then ends the worker (reaped, its pipes closed), as nothing else will."""
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (worker,) = verifiers._verifiers._workers.values()
+    ready = verifiers._ready
+
+    async def ready_then_stopped(fd: int, *, writing: bool) -> None:
+        await ready(fd, writing=writing)
+        if not writing:  # the answer is in the pipe
+            verifiers.use_processes(0)
+
+    monkeypatch.setattr(verifiers, "_ready", ready_then_stopped)
+    assert await verify_all(checks) == expected
+    assert worker.closed
+    assert not psutil.pid_exists(worker.pid)
 
 
 @pytest.mark.parametrize(("quota", "usable"), [(None, 2), (0.5, 1), (1.0, 1), (1.5, 2), (8.0, 2)])

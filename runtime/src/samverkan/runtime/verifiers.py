@@ -5,20 +5,20 @@ records, and an event loop busy applying the batch meanwhile holds it for whole 
 intervals: verifying threads stall exactly while there is other work to overlap with, and what
 they do hold of the GIL the loop waits for. A worker process has a GIL of its own.
 
-Each worker is a child of the service running `verify_worker`, fed over a pipe: a part of a
-batch at a time (pickled, from the service, the only party to the pipe), one byte back per
-record. It loads that module and `signing` alone (5–10 MB of its own memory), and ends when
-the service does, even one killed outright, since its input then ends. A worker that dies, or
-answers nothing for ANSWER_TIMEOUT_S, is replaced; the part of a batch it held is checked on a
-thread of the service meanwhile. Where no process may be started, the service says so and
-checks on its threads from then on.
+Each worker is a child of the service running `verify_worker`, fed over a pipe by the event
+loop itself: a part of a batch at a time (pickled, from the service, the only party to the
+pipe), one byte back per record. It loads that module and `signing` alone (5–10 MB of its own
+memory), and ends when the service does, even one killed outright, since its input then ends.
+A worker that dies, or answers nothing for ANSWER_TIMEOUT_S, is replaced; the part of a batch
+it held is checked on a thread of the service meanwhile. Where no process may be started, the
+service says so and checks on its threads from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import fcntl
 import logging
 import math
 import os
@@ -29,8 +29,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from samverkan.runtime.settings import MAX_VERIFY_PROCESSES
-from samverkan.runtime.verify_worker import COMMAND, Check, read_message, verify_each
+from samverkan.runtime.verify_worker import COMMAND, LENGTH, Check, verify_each
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,7 @@ INLINE_BELOW = 16  # fewer records than this are verified inline: a hand-off cos
 # A part of a batch takes a worker ~30 ms here; one that takes this long is stuck (stopped, or
 # starved of a CPU), and the batch must not wait on it for ever.
 ANSWER_TIMEOUT_S = 30.0
+PIPE_BYTES = 1 << 20  # a part of 500 records of ~1.2 KB pickles to ~650 KB
 FAILURES_BEFORE_THREADS = 3  # workers failing this many times in a row: threads from then on
 
 
@@ -72,10 +72,8 @@ def _cgroup_cpu_quota() -> float | None:
 _CPUS = usable_cpus()
 _THREADS = min(_CPUS, 4)
 
-# Feed the workers (one thread each while it holds a part of a batch), or verify on them.
-_threads = ThreadPoolExecutor(
-    max_workers=max(_THREADS, MAX_VERIFY_PROCESSES), thread_name_prefix="verify"
-)
+# Where no worker process checks a part (none may start, or one failed or is busy).
+_threads = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="verify")
 
 
 def default_processes() -> int:
@@ -89,56 +87,122 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    """One verifying process. `verify` blocks: call it from a thread."""
+    """One verifying process, fed by the event loop itself: it writes a part of a batch as the
+    pipe takes it and reads the answer as it comes, between its other work. A thread feeding
+    the pipe waited for the GIL the busy loop holds, at each wake-up and each write (a thread
+    started beside a busy loop, for one, takes ~10 ms here)."""
 
     def __init__(self) -> None:
         # -P: nothing from the working directory shadows what the worker imports.
         self._process = subprocess.Popen(
             [sys.executable, "-P", "-c", COMMAND], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        self._lock = threading.Lock()
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._requests, self._answers = self._process.stdin.fileno(), self._process.stdout.fileno()
+        for fd in (self._requests, self._answers):
+            os.set_blocking(fd, False)
+        # A pipe that holds a whole part takes it in one write, whatever the loop does next.
+        with contextlib.suppress(OSError):  # above the system's pipe-max-size: 64 KB at a time
+            fcntl.fcntl(self._requests, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        # One exchange at a time, from any thread's loop: a part that finds the worker busy
+        # is checked on a thread instead.
+        self.lock = threading.Lock()
+        self._stopping = False
+        self.closed = False  # killed, reaped and its pipes closed: their numbers may be reused
 
     @property
     def pid(self) -> int:
         return self._process.pid
 
-    def verify(self, checks: Sequence[Check]) -> list[bool]:
-        """Whether each record's signature verifies under its key, in order."""
-        stdin, stdout = self._process.stdin, self._process.stdout
-        assert stdin is not None and stdout is not None
-        expired = threading.Event()
+    async def verify(self, checks: Sequence[Check]) -> list[bool]:
+        """Whether each record's signature verifies under its key, in order. Call it holding
+        `lock`. An exchange that ends early (failed, or cancelled) ends the worker: its pipe is
+        then mid-message."""
+        if self.closed:  # by another thread's loop, between this one finding it and locking it
+            raise WorkerFailed("stopped")
+        try:
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                # The whole part pickled at once (~650 KB for 500 records) for one write.
+                await self._write(pickle.dumps(checks, protocol=pickle.HIGHEST_PROTOCOL))
+                answer = await self._read(LENGTH + len(checks))
+            if int.from_bytes(answer[:LENGTH], "big") != len(checks):
+                raise WorkerFailed(f"an answer of {answer[:LENGTH]!r} for {len(checks)} records")
+        except BaseException as exc:
+            self._end()
+            if isinstance(exc, TimeoutError):
+                raise WorkerFailed(f"no answer within {ANSWER_TIMEOUT_S:g} s") from None
+            if isinstance(exc, Exception) and not isinstance(exc, WorkerFailed):
+                raise WorkerFailed(f"{type(exc).__name__}: {exc}") from exc  # a broken pipe, say
+            raise
+        if self._stopping:  # stopped after it answered: nothing else will end it
+            self._end()
+        return [verdict == 1 for verdict in answer[LENGTH:]]
 
-        def expire() -> None:  # a stuck worker: the blocked write or read then fails at once
-            expired.set()
-            self._process.kill()
-
-        with self._lock:
-            watchdog = threading.Timer(ANSWER_TIMEOUT_S, expire)
-            watchdog.start()
+    async def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
             try:
-                # Written as it is pickled, a frame at a time: no copy of the whole part.
-                pickle.dump(list(checks), stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                stdin.flush()
-                verdicts = read_message(stdout)
-            except (OSError, ValueError) as exc:  # a broken pipe, or closed by `stop`
-                verdicts, broken = None, exc
-            else:
-                broken = None
-            finally:
-                watchdog.cancel()
-        if expired.is_set():
-            raise WorkerFailed(f"no answer within {ANSWER_TIMEOUT_S:g} s")
-        if verdicts is None or len(verdicts) != len(checks):
-            raise WorkerFailed(str(broken) if broken else f"exit status {self._process.poll()}")
-        return [verdict == 1 for verdict in verdicts]
+                view = view[os.write(self._requests, view) :]
+            except BlockingIOError:  # the pipe is full until the worker reads
+                await _ready(self._requests, writing=True)
+
+    async def _read(self, size: int) -> bytes:
+        data = bytearray()
+        while len(data) < size:
+            try:
+                chunk = os.read(self._answers, size - len(data))
+            except BlockingIOError:
+                await _ready(self._answers, writing=False)
+                continue
+            if not chunk:
+                raise WorkerFailed(f"exit status {self._process.poll()}")
+            data += chunk
+        return bytes(data)
 
     def stop(self) -> None:
+        """End the worker; an exchange under way ends it as it finishes or fails on the kill."""
+        if self.lock.acquire(blocking=False):
+            try:
+                self._end()
+            finally:
+                self.lock.release()
+        else:  # closed under that exchange, its pipes would never wake it
+            self._stopping = True
+            self._process.kill()
+
+    def _end(self) -> None:
         self._process.kill()
-        self._process.wait()
+        # A process killed outright is gone at once; one the kernel cannot wake is left behind
+        # rather than hold up the event loop.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=1)
         for pipe in (self._process.stdin, self._process.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):  # what was left to write cannot go
                     pipe.close()
+        self.closed = True
+
+
+async def _ready(fd: int, *, writing: bool) -> None:
+    """Until `fd` can be written to (or read from) without blocking."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    if writing:
+        loop.add_writer(fd, wake)
+    else:
+        loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        if writing:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
 
 
 class Verifiers:
@@ -150,29 +214,36 @@ class Verifiers:
         self._failures = 0  # in a row
         self._lock = threading.Lock()
 
-    def verify_part(self, index: int, checks: Sequence[Check]) -> list[bool]:
-        """`checks` verified by worker `index` (on the calling thread should it fail)."""
+    async def verify_part(self, index: int, checks: Sequence[Check]) -> list[bool]:
+        """`checks` verified by worker `index` (on a thread should it fail, or be busy with
+        another consumer's batch)."""
         try:
             worker = self._worker(index)
         except OSError as exc:  # a container that allows no more processes, say
             self._use_threads(f"cannot start a signature-verifying process ({exc})")
             worker = None
-        if worker is None:
-            return verify_each(checks)
+        if worker is None or not worker.lock.acquire(blocking=False):
+            return await _on_thread(checks)
         try:
-            verdicts = worker.verify(checks)
+            verdicts = await worker.verify(checks)
         except WorkerFailed as exc:
-            log.warning("signature-verifying process %d failed (%s); replacing it", worker.pid, exc)
-            self._forget(index, worker)
+            failure = exc
+        else:
             with self._lock:
-                self._failures += 1
-                failures = self._failures
-            if failures >= FAILURES_BEFORE_THREADS:
-                self._use_threads(f"signature-verifying processes failed {failures} times in a row")
-            return verify_each(checks)
+                self._failures = 0
+            return verdicts
+        finally:
+            worker.lock.release()
+        if not self.processes:  # stopped meanwhile: the kill was `stop`'s
+            return await _on_thread(checks)
+        log.warning("signature-verifying process %d failed (%s); replacing it", worker.pid, failure)
+        self._forget(index, worker)
         with self._lock:
-            self._failures = 0
-        return verdicts
+            self._failures += 1
+            failures = self._failures
+        if failures >= FAILURES_BEFORE_THREADS:
+            self._use_threads(f"signature-verifying processes failed {failures} times in a row")
+        return await _on_thread(checks)
 
     def stop(self) -> None:
         """Stop the workers; a batch still being checked finishes on threads."""
@@ -191,7 +262,7 @@ class Verifiers:
         with self._lock:
             if not self.processes:  # stopped meanwhile
                 return None
-            if index not in self._workers:
+            if index not in self._workers or self._workers[index].closed:
                 self._workers[index] = Worker()
             return self._workers[index]
 
@@ -224,9 +295,11 @@ async def verify_all(checks: Sequence[Check]) -> list[bool]:
     size = -(-len(checks) // (verifiers.processes or _THREADS))
     parts = [checks[start : start + size] for start in range(0, len(checks), size)]
     if verifiers.processes:
-        calls = [functools.partial(verifiers.verify_part, i, part) for i, part in enumerate(parts)]
+        done = await asyncio.gather(*(verifiers.verify_part(i, p) for i, p in enumerate(parts)))
     else:
-        calls = [functools.partial(verify_each, part) for part in parts]
-    loop = asyncio.get_running_loop()
-    done = await asyncio.gather(*(loop.run_in_executor(_threads, call) for call in calls))
+        done = await asyncio.gather(*(_on_thread(part) for part in parts))
     return [ok for part in done for ok in part]
+
+
+async def _on_thread(checks: Sequence[Check]) -> list[bool]:
+    return await asyncio.get_running_loop().run_in_executor(_threads, verify_each, checks)

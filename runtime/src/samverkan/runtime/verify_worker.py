@@ -13,7 +13,6 @@ import pickle
 import signal
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO
 
 from samverkan.runtime.signing import Record, verify
 
@@ -42,13 +41,3 @@ def serve() -> None:
 def verify_each(checks: Sequence[Check]) -> list[bool]:
     """`signing.verify` for each (public key, record), in order."""
     return [verify(key, headers, value) for key, (headers, value) in checks]
-
-
-def read_message(pipe: BinaryIO) -> bytes | None:
-    """The next length-prefixed answer, or None where the pipe ends first."""
-    length = pipe.read(LENGTH)
-    if len(length) < LENGTH:
-        return None
-    size = int.from_bytes(length, "big")
-    message = pipe.read(size)
-    return message if len(message) == size else None
