@@ -37,7 +37,7 @@ INLINE_BELOW = 16  # fewer records than this are verified inline: a hand-off cos
 # A part of a batch takes a worker ~30 ms here; one that takes this long is stuck (stopped, or
 # starved of a CPU), and the batch must not wait on it for ever.
 ANSWER_TIMEOUT_S = 30.0
-PIPE_BYTES = 1 << 20  # a part of 500 records of ~1.2 KB pickles to ~650 KB
+PIPE_BYTES = 1 << 20  # the most a worker's pipe grows to: 500 records of ~1.2 KB pickle to ~650 KB
 FAILURES_BEFORE_THREADS = 3  # workers failing this many times in a row: threads from then on
 
 
@@ -101,29 +101,43 @@ class Worker:
         self._requests, self._answers = self._process.stdin.fileno(), self._process.stdout.fileno()
         for fd in (self._requests, self._answers):
             os.set_blocking(fd, False)
-        # A pipe that holds a whole part takes it in one write, whatever the loop does next.
-        with contextlib.suppress(OSError):  # above the system's pipe-max-size: 64 KB at a time
-            fcntl.fcntl(self._requests, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        # One exchange at a time, from any thread's loop: a part that finds the worker busy
-        # is checked on a thread instead.
-        self.lock = threading.Lock()
-        self._stopping = False
+        self._pipe_bytes = fcntl.fcntl(self._requests, fcntl.F_GETPIPE_SZ)
+        # One exchange at a time, from any thread's loop (`begin`, `finish`); a part that finds
+        # the worker busy is checked on a thread instead.
+        self._state = threading.Lock()
+        self._busy = self._stopping = False
         self.closed = False  # killed, reaped and its pipes closed: their numbers may be reused
 
     @property
     def pid(self) -> int:
         return self._process.pid
 
+    def begin(self) -> bool:
+        """Take the worker for one exchange: False while another has it, or once stopped."""
+        with self._state:
+            if self._busy or self._stopping or self.closed:
+                return False
+            self._busy = True
+            return True
+
+    def finish(self) -> None:
+        """The exchange taken by `begin` is over; a stop asked meanwhile is done now."""
+        with self._state:
+            self._busy = False
+            stopped_meanwhile = self._stopping
+        if stopped_meanwhile:
+            self._end()
+
     async def verify(self, checks: Sequence[Check]) -> list[bool]:
-        """Whether each record's signature verifies under its key, in order. Call it holding
-        `lock`. An exchange that ends early (failed, or cancelled) ends the worker: its pipe is
-        then mid-message."""
-        if self.closed:  # by another thread's loop, between this one finding it and locking it
-            raise WorkerFailed("stopped")
+        """Whether each record's signature verifies under its key, in order, between `begin`
+        and `finish`. An exchange that ends early (failed, or cancelled) ends the worker: its
+        pipe is then mid-message."""
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT_S):
-                # The whole part pickled at once (~650 KB for 500 records) for one write.
-                await self._write(pickle.dumps(checks, protocol=pickle.HIGHEST_PROTOCOL))
+                # The whole part pickled at once (~650 KB for 500 records), to go in one write.
+                request = pickle.dumps(checks, protocol=pickle.HIGHEST_PROTOCOL)
+                self._fit_pipe(len(request))
+                await self._write(request)
                 answer = await self._read(LENGTH + len(checks))
             if int.from_bytes(answer[:LENGTH], "big") != len(checks):
                 raise WorkerFailed(f"an answer of {answer[:LENGTH]!r} for {len(checks)} records")
@@ -134,9 +148,16 @@ class Worker:
             if isinstance(exc, Exception) and not isinstance(exc, WorkerFailed):
                 raise WorkerFailed(f"{type(exc).__name__}: {exc}") from exc  # a broken pipe, say
             raise
-        if self._stopping:  # stopped after it answered: nothing else will end it
-            self._end()
         return [verdict == 1 for verdict in answer[LENGTH:]]
+
+    def _fit_pipe(self, size: int) -> None:
+        """Grow the pipe to take `size` bytes at once, up to PIPE_BYTES: then the part waits on
+        nothing the loop does next. Only as a part needs it, since a user's pipes share a
+        budget (pipe-user-pages-soft) beyond which the system gives every new pipe 8 KB."""
+        wanted = min(size, PIPE_BYTES)
+        if wanted > self._pipe_bytes:
+            with contextlib.suppress(OSError):  # not allowed: it goes a piece at a time
+                self._pipe_bytes = fcntl.fcntl(self._requests, fcntl.F_SETPIPE_SZ, wanted)
 
     async def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -160,22 +181,24 @@ class Worker:
         return bytes(data)
 
     def stop(self) -> None:
-        """End the worker; an exchange under way ends it as it finishes or fails on the kill."""
-        if self.lock.acquire(blocking=False):
-            try:
-                self._end()
-            finally:
-                self.lock.release()
-        else:  # closed under that exchange, its pipes would never wake it
+        """End the worker, or, should an exchange have it, kill it and leave the rest to
+        `finish`: closed under the exchange, its pipes would never wake it."""
+        with self._state:
             self._stopping = True
+            busy = self._busy
+        if busy:
             self._process.kill()
+        else:
+            self._end()
 
     def _end(self) -> None:
+        if self.closed:
+            return
         self._process.kill()
-        # A process killed outright is gone at once; one the kernel cannot wake is left behind
-        # rather than hold up the event loop.
+        # Killed outright, a process is gone within a millisecond or so. One the kernel cannot
+        # wake holds up the loop no longer than this; `subprocess` reaps it at a later start.
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(timeout=1)
+            self._process.wait(timeout=0.1)
         for pipe in (self._process.stdin, self._process.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):  # what was left to write cannot go
@@ -222,7 +245,7 @@ class Verifiers:
         except OSError as exc:  # a container that allows no more processes, say
             self._use_threads(f"cannot start a signature-verifying process ({exc})")
             worker = None
-        if worker is None or not worker.lock.acquire(blocking=False):
+        if worker is None or not worker.begin():
             return await _on_thread(checks)
         try:
             verdicts = await worker.verify(checks)
@@ -233,7 +256,7 @@ class Verifiers:
                 self._failures = 0
             return verdicts
         finally:
-            worker.lock.release()
+            worker.finish()
         if not self.processes:  # stopped meanwhile: the kill was `stop`'s
             return await _on_thread(checks)
         log.warning("signature-verifying process %d failed (%s); replacing it", worker.pid, failure)
