@@ -42,6 +42,16 @@ def fifty_checks() -> tuple[list[Check], list[bool]]:
     return checks, [i not in (7, 31, 49) for i in range(50)]
 
 
+async def one_worker() -> tuple[verifiers.Worker, list[Check], list[bool]]:
+    """One worker process, started by verifying a batch; the worker, that batch and its verdicts."""
+    verifiers.use_processes(1)
+    checks, expected = fifty_checks()
+    assert await verify_all(checks) == expected
+    (worker,) = verifiers._verifiers._workers.values()
+    assert worker_pids() == {worker.pid}
+    return worker, checks, expected
+
+
 def worker_pids() -> set[int]:
     """This process's verifying workers (not the broker or database a test session may run)."""
     found = set()
@@ -79,10 +89,8 @@ async def test_a_batch_is_verified_record_by_record_in_order(processes: int) -> 
 async def test_a_dead_worker_costs_no_verdict_and_is_replaced(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (first,) = worker_pids()
+    worker, checks, expected = await one_worker()
+    first = worker.pid
     psutil.Process(first).kill()  # as by the OOM killer
     psutil.Process(first).wait(5)
     with caplog.at_level(logging.WARNING, logger=verifiers.__name__):
@@ -96,10 +104,8 @@ async def test_a_dead_worker_costs_no_verdict_and_is_replaced(
 async def test_a_stuck_worker_is_replaced(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (first,) = worker_pids()
+    worker, checks, expected = await one_worker()
+    first = worker.pid
     psutil.Process(first).suspend()  # SIGSTOP: alive, and answering nothing
     monkeypatch.setattr(verifiers, "ANSWER_TIMEOUT_S", 0.5)
     with caplog.at_level(logging.WARNING, logger=verifiers.__name__):
@@ -181,7 +187,11 @@ def pipes_may_grow_to(size: int) -> bool:
     return True
 
 
-@pytest.mark.skipif(not pipes_may_grow_to(256 * 1024), reason="no pipe may hold a part here")
+@pytest.mark.skipif(
+    not pipes_may_grow_to(256 * 1024),
+    reason="this system lets no pipe grow to 256 KB (pipe-max-size, or the user's pipe budget "
+    "used up), so a part goes a piece at a time, which the next test checks",
+)
 async def test_a_part_goes_to_its_worker_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
     """A pipe of 64 KB takes a part of a full batch (~650 KB) a piece at a time, each piece
     waiting for the event loop to come back to it: the worker's pipe grows to hold a part."""
@@ -200,10 +210,7 @@ async def test_a_part_larger_than_the_pipe_goes_a_piece_at_a_time(
 ) -> None:
     """Where the system allows no larger pipe, the loop writes what the pipe takes, and waits."""
     monkeypatch.setattr(verifiers, "PIPE_BYTES", 4096)  # under the 64 KB a pipe starts with
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (worker,) = verifiers._verifiers._workers.values()
+    worker, checks, expected = await one_worker()
     writes = count_writes(monkeypatch, worker)
     assert await verify_all(checks) == expected
     assert len(writes) > 1
@@ -234,10 +241,8 @@ async def test_an_answer_of_the_wrong_length_costs_no_verdict(
 async def test_a_worker_busy_with_another_batch_leaves_the_next_to_a_thread() -> None:
     """Two consumers of one process verifying at once: the second does not queue behind the
     first's worker, and each batch comes back whole and in order."""
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (first,) = worker_pids()
+    worker, checks, expected = await one_worker()
+    first = worker.pid
     psutil.Process(first).suspend()  # the first batch's exchange cannot finish meanwhile
     try:
         first_batch = asyncio.create_task(verify_all(checks))
@@ -253,10 +258,8 @@ async def test_a_worker_busy_with_another_batch_leaves_the_next_to_a_thread() ->
 async def test_a_batch_cancelled_mid_exchange_ends_its_worker() -> None:
     """Its pipe is left mid-message: the next batch must go to a new worker, not read the
     answer meant for the one before."""
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (first,) = worker_pids()
+    worker, checks, expected = await one_worker()
+    first = worker.pid
     psutil.Process(first).suspend()  # the exchange cannot finish while it is cancelled
     task = asyncio.create_task(verify_all(checks))
     await asyncio.sleep(0.2)
@@ -270,10 +273,7 @@ async def test_a_batch_cancelled_mid_exchange_ends_its_worker() -> None:
 
 async def test_a_batch_cancelled_mid_write_ends_its_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verifiers, "PIPE_BYTES", 4096)  # so that the write waits on the pipe
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (worker,) = verifiers._verifiers._workers.values()
+    worker, checks, expected = await one_worker()
     psutil.Process(worker.pid).suspend()
     writes = count_writes(monkeypatch, worker)
     task = asyncio.create_task(verify_all(checks))
@@ -291,10 +291,8 @@ async def test_workers_stopped_under_a_batch_leave_it_to_threads(
 ) -> None:
     """`use_processes` stops the workers while one holds a part: the part is checked on a
     thread at once, not after the worker's answer timeout, and the stop is no failure."""
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (first,) = worker_pids()
+    worker, checks, expected = await one_worker()
+    first = worker.pid
     psutil.Process(first).suspend()
     task = asyncio.create_task(verify_all(checks))
     await asyncio.sleep(0.2)
@@ -312,10 +310,7 @@ async def test_a_worker_stopped_once_it_has_answered_is_still_ended(
 ) -> None:
     """Stopped between its answer coming in and the exchange reading it: the exchange
     succeeds, and then ends the worker (reaped, its pipes closed), as nothing else will."""
-    verifiers.use_processes(1)
-    checks, expected = fifty_checks()
-    assert await verify_all(checks) == expected
-    (worker,) = verifiers._verifiers._workers.values()
+    worker, checks, expected = await one_worker()
     ready = verifiers._ready
 
     async def ready_then_stopped(fd: int, *, writing: bool) -> None:
