@@ -71,7 +71,10 @@ def step_result(load: LoadResult, reference_p95_ms: float) -> dict[str, Any]:
 async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["broker_rtt"] = await broker_rtt.baseline(
-        net.bootstrap_servers, messages=options.rtt_messages, rate=max(options.rate, 50.0)
+        net.bootstrap_servers,
+        messages=options.rtt_messages,
+        rate=max(options.rate, 50.0),
+        service_fetch_wait_ms=net.fetch_max_wait_ms,
     )
     async with Driver(net, options.poll_ms / 1000) as driver:
         await driver.publish_directories()

@@ -29,6 +29,9 @@ from samverkan.runtime.auth import Role, issue_token
 from samverkan.runtime.signing import Signer, fingerprint, generate_key
 
 SERVICES = ("directory", "referral", "notification", "audit")
+# The embedded broker holds a fetch that finds nothing for the whole wait, even when records
+# arrive meanwhile, so each hop between services costs up to this much here.
+FETCH_MAX_WAIT_MS = 50
 PRINCIPALS = ("sjostad-kommun", "vastra-regionen")
 
 
@@ -135,6 +138,7 @@ class Network:
         self.workdir = Path(tempfile.mkdtemp(prefix="samverkan-net-"))
         self.kafka: EmbeddedKafka | None = None
         self.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        self.fetch_max_wait_ms = int(os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS))
         self.mail = MailCatcher()
         self.principals = {
             pid: Principal(pid, auth_secret=secrets.token_urlsafe(32)) for pid in principals
@@ -186,7 +190,7 @@ class Network:
             "SAMVERKAN_LOG_LEVEL": os.environ.get("SAMVERKAN_LOG_LEVEL", "INFO"),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "false"),
-            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "50"),
+            "KAFKA_FETCH_MAX_WAIT_MS": str(self.fetch_max_wait_ms),
         }
         ports = {s: free_port() for s in SERVICES}
         for service in SERVICES:
