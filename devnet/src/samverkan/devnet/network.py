@@ -29,10 +29,15 @@ from samverkan.runtime.auth import Role, issue_token
 from samverkan.runtime.signing import Signer, fingerprint, generate_key
 
 SERVICES = ("directory", "referral", "notification", "audit")
+PRINCIPALS = ("sjostad-kommun", "vastra-regionen")
 # The embedded broker holds a fetch that finds nothing for the whole wait, even when records
 # arrive meanwhile, so each hop between services costs up to this much here.
 FETCH_MAX_WAIT_MS = 50
-PRINCIPALS = ("sjostad-kommun", "vastra-regionen")
+
+
+def fetch_max_wait_ms() -> int:
+    """The fetch wait devnet gives its services: KAFKA_FETCH_MAX_WAIT_MS, else FETCH_MAX_WAIT_MS."""
+    return int(os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS))
 
 
 @dataclass
@@ -138,7 +143,7 @@ class Network:
         self.workdir = Path(tempfile.mkdtemp(prefix="samverkan-net-"))
         self.kafka: EmbeddedKafka | None = None
         self.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
-        self.fetch_max_wait_ms = int(os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS))
+        self.fetch_max_wait_ms = fetch_max_wait_ms()
         self.mail = MailCatcher()
         self.principals = {
             pid: Principal(pid, auth_secret=secrets.token_urlsafe(32)) for pid in principals

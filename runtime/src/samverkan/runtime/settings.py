@@ -117,10 +117,12 @@ class KafkaSettings(LayeredSettings):
         description="How long the broker may hold a fetch that finds no new records. A consumer "
         "has one fetch in flight to a broker at a time: while it works through what it fetched "
         "of some partitions it fetches the others, and when those have nothing new the broker "
-        "holds that fetch this long, and the partitions worked through wait behind it. At 500 "
-        "(Kafka's and aiokafka's default) catch-ups stood idle for up to a fifth of their time. "
-        "An idle service sends a fetch once a wait. A real Kafka answers as soon as data "
-        "arrives; the embedded broker waits it out, so devnet uses 50.",
+        "holds that fetch this long, and the partitions it has worked through cannot be fetched "
+        "again until it returns. At 500 (Kafka's and aiokafka's default) catch-ups stood idle "
+        "for up to a quarter of their time. Lower costs more fetches while idle: one to each "
+        "broker a wait (at 100 ms, about 10 a second per broker per service). A real Kafka "
+        "answers a held fetch as soon as data arrives for a partition in it; the embedded "
+        "broker waits it out, so devnet uses 50.",
     )
     max_partition_fetch_bytes: int = Field(
         default=256 * 1024,
