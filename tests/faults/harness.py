@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 
+from samverkan.contracts.parties import FunctionRef, Need
 from samverkan.devnet import scenario
 from samverkan.devnet.network import Network, ServiceProcess
+from samverkan.runtime import directory_view
 
 MUNICIPALITY, REGION = scenario.MUNICIPALITY, scenario.REGION
 
@@ -36,6 +39,27 @@ def dsn(net: Network, principal: str, service: str) -> str:
 def prepare(net: Network) -> None:
     scenario.publish_directories(net)
     scenario.wait_routable(scenario.school_nurse(net))
+    # The referral service routes by its own copy of the directory, built from the directory's
+    # events: until it has caught up, a referral is refused (422 No counterpart).
+    scenario.wait_for(
+        "the referral service's directory copy to route the school nurse",
+        lambda: _referral_service_routes(net),
+    )
+
+
+def _referral_service_routes(net: Network) -> bool:
+    async def routes() -> bool:
+        conn = await asyncpg.connect(dsn(net, MUNICIPALITY, "referral"))
+        try:
+            nurse = FunctionRef(principal=MUNICIPALITY, function=scenario.SCHOOL_NURSE)
+            await directory_view.counterpart(conn, nurse, Need(scenario.NEED), date.today())
+        except directory_view.NoRoute:
+            return False
+        finally:
+            await conn.close()
+        return True
+
+    return asyncio.run(routes())
 
 
 def send(net: Network, count: int, between: Callable[[int], None] = lambda _: None) -> list[str]:
@@ -50,10 +74,13 @@ def send(net: Network, count: int, between: Callable[[int], None] = lambda _: No
         between(i)
         try:
             r = nurse.call("POST", "referral", "/referrals", json=scenario.referral_body())
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
+            print(f"referral {i}: not answered ({type(exc).__name__})")  # shown if the test fails
             continue
         if r.status_code == 201:
             accepted.append(r.json()["id"])
+        else:
+            print(f"referral {i}: {r.status_code} {r.text[:200]}")
     return accepted
 
 
