@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from aiokafka import ConsumerRecord
 
-from bench import sample
+from bench import heap, sample
 from bench.components import Components
 from bench.stats import rate, ratio
 from samverkan.audit import service, store
@@ -154,22 +154,23 @@ async def _run(env: Components, entries: int, verify_entries: int) -> dict[str, 
     dsn = env.database("bench_audit_store")
     await migrate(dsn, [RUNTIME, AUDIT])
     events = [sample.referral_sent() for _ in range(entries)]
-    pool = await create_pool(dsn, max_size=2)
-    try:
-        ingest_s = await _ingest(pool, events)
-        bare_s = await _insert_bare(pool, events)
-        async with pool.acquire() as conn:
-            await _extend(conn, max(verify_entries, entries))
-            # As autovacuum and the checkpointer have long since done on a real node: otherwise
-            # the first read after the bulk loads (verify's) alone pays for setting every row's
-            # hint bits and for writing out the dirty buffers the earlier parts left.
-            await conn.execute("VACUUM ANALYZE audit_log")
-            await conn.execute("CHECKPOINT")
-            verify_s, verified = await _verify(conn)
-            read_s = await _read_only(conn)
-            hash_s, hashed = await _hash_only(conn)
-    finally:
-        await pool.close()
+    with heap.frozen():  # ingest and verify run in this process
+        pool = await create_pool(dsn, max_size=2)
+        try:
+            ingest_s = await _ingest(pool, events)
+            bare_s = await _insert_bare(pool, events)
+            async with pool.acquire() as conn:
+                await _extend(conn, max(verify_entries, entries))
+                # As autovacuum and the checkpointer have long since done on a real node: otherwise
+                # the first read after the bulk loads (verify's) alone pays for setting every row's
+                # hint bits and for writing out the dirty buffers the earlier parts left.
+                await conn.execute("VACUUM ANALYZE audit_log")
+                await conn.execute("CHECKPOINT")
+                verify_s, verified = await _verify(conn)
+                read_s = await _read_only(conn)
+                hash_s, hashed = await _hash_only(conn)
+        finally:
+            await pool.close()
     ingest, bare = rate(entries, ingest_s), rate(entries, bare_s)
     verify, hashing = rate(verified, verify_s), rate(hashed, hash_s)
     return {

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import time
 from typing import Any
 
-from bench import backlog, bare_loop, sample
+from bench import backlog, bare_loop, heap, sample
 from bench.components import Components
 from bench.cpu import CpuMeter
 from bench.lag import GroupLag
@@ -118,16 +117,8 @@ async def _run(env: Components, referrals: int, services: list[str]) -> dict[str
         "services": {},
     }
     del events
-    # The baselines' loops run in this process. Left to the collector, its full collections
-    # rescan all that the bench holds for good (its modules, and the backlog's events while they
-    # were kept): ~15 % of the verifying loop's time at 30k referrals, 2 % once frozen. The
-    # services freeze what they build at start-up; the bench does the same for this part.
-    gc.collect()
-    gc.freeze()
-    try:
+    with heap.frozen():  # the baselines' loops run in this process
         await _services(env, services, produced, out["services"])
-    finally:
-        gc.unfreeze()
     return out
 
 
