@@ -68,7 +68,7 @@ async def round_trips(
 
 
 async def baseline(
-    bootstrap: str, *, messages: int, rate: float, service_fetch_wait_ms: int
+    bootstrap: str, *, messages: int, rate: float, service_fetch_max_wait_ms: int
 ) -> dict[str, Any]:
     """The round trip with the fetch wait the services under test use (the baseline: the broker
     may hold a fetch that long before answering, so a fair baseline pays it too) and the
@@ -76,7 +76,7 @@ async def baseline(
     return {
         "record_bytes": sample.record_size(sample.referral_sent()),
         "service_fetch": await round_trips(
-            bootstrap, messages=messages, rate=rate, fetch_max_wait_ms=service_fetch_wait_ms
+            bootstrap, messages=messages, rate=rate, fetch_max_wait_ms=service_fetch_max_wait_ms
         ),
         "tight_fetch": await round_trips(
             bootstrap, messages=messages, rate=rate, fetch_max_wait_ms=TIGHT_FETCH_WAIT_MS

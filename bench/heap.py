@@ -13,7 +13,8 @@ def frozen() -> Iterator[None]:
     freeze what they build at start-up). Left to the collector, its full collections rescan all
     of it (its modules, and whatever the parts before left): ~15 % of the verifying loop's time
     at 30k referrals before 9d29079, 2 % frozen; after the network part, 35 % of the audit's
-    verify."""
+    verify. Not to be nested: the collector keeps no depth, so an inner part's end would thaw
+    the outer part's heap too."""
     gc.collect()
     gc.freeze()
     try:

@@ -74,7 +74,7 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
         net.bootstrap_servers,
         messages=options.rtt_messages,
         rate=max(options.rate, 50.0),
-        service_fetch_wait_ms=net.fetch_max_wait_ms,
+        service_fetch_max_wait_ms=net.fetch_max_wait_ms,
     )
     async with Driver(net, options.poll_ms / 1000) as driver:
         await driver.publish_directories()
