@@ -15,7 +15,10 @@ CRASHES = [
     (MUNICIPALITY, "referral", "relay.before_publish", 3),  # committed, not yet published
     (MUNICIPALITY, "referral", "relay.after_publish", 3),  # published, not marked: re-published
     (REGION, "referral", "consumer.before_offset_commit", 4),  # applied, offset not committed
-    (REGION, "referral", "relay.after_publish", 3),  # receipts re-published
+    # Receipts re-published. The region's relay publishes a batch of receipts per batch its
+    # consumer applied, and 12 referrals sent one after another may reach it in only a few
+    # batches: a CI rehearsal once saw no third, so the fault fires at the second.
+    (REGION, "referral", "relay.after_publish", 2),
     (REGION, "notification", "consumer.before_offset_commit", 3),  # mail recorded, redelivered
     (REGION, "audit", "consumer.before_offset_commit", 5),  # audited, redelivered
     (MUNICIPALITY, "audit", "uow.before_commit", 5),  # audit append dies uncommitted
