@@ -45,14 +45,15 @@ async def catch_up(
     conn = await asyncpg.connect(dsn)
     await conn.execute(TABLE)
     # Assigned, not subscribed: no group join, so the clock measures reading and writing only.
-    # The services' fetch wait, which the broker may hold a fetch for (see KafkaSettings); a
+    # The services' default fetch wait, which the broker may hold a fetch for (the catch-up
+    # starts them without KAFKA_FETCH_MAX_WAIT_MS, whatever this shell has); a
     # partition's fetch as large as aiokafka allows by default (1 MiB; the services take 256 KiB
     # for memory), which if anything favours the loop.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
-        fetch_max_wait_ms=KafkaSettings().fetch_max_wait_ms,
+        fetch_max_wait_ms=KafkaSettings.model_fields["fetch_max_wait_ms"].default,
     )
     await consumer.start()
     reached = dict.fromkeys(ends, 0)
