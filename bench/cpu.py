@@ -69,10 +69,21 @@ class CpuMeter:
         return Reading(time.perf_counter(), cpu)
 
     @staticmethod
+    def spent(start: Reading, end: Reading) -> dict[str, float]:
+        """CPU seconds of each tree read at both ends; trees named `part/instance` (a service at
+        each of several principals) are summed per part."""
+        spent: dict[str, float] = {}
+        for name in start.cpu_s:
+            if name in end.cpu_s:
+                part = name.partition("/")[0]
+                spent[part] = spent.get(part, 0.0) + end.cpu_s[name] - start.cpu_s[name]
+        return spent
+
+    @staticmethod
     def per_event(start: Reading, end: Reading, events: int) -> dict[str, Any]:
-        """µs of CPU an event for each tree read at both ends, their sum, and the cores they kept
+        """µs of CPU an event for each part (see `spent`), their sum, and the cores they kept
         busy on average over the interval."""
-        spent = {n: end.cpu_s[n] - start.cpu_s[n] for n in start.cpu_s if n in end.cpu_s}
+        spent = CpuMeter.spent(start, end)
         total = sum(spent.values())
         seconds = end.at - start.at
         return {

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import backlog, broker_rtt
+from bench.cpu import CpuMeter
 from bench.lag import GroupLag
 from bench.load import Driver, LoadResult
 from bench.options import Options
@@ -28,7 +30,7 @@ def latency_result(load: LoadResult) -> dict[str, Any]:
         "rate": load.rate,
         "duration_s": load.duration_s,
         "offered": sent,
-        "created": sum(1 for t in load.trips.values() if t.created),
+        "created": _created(load),
         "completed": sum(1 for t in load.trips.values() if t.done),
         "failed": load.failed,
         "dropped": load.dropped,
@@ -76,31 +78,44 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
         rate=max(options.rate, 50.0),
         service_fetch_max_wait_ms=net.fetch_max_wait_ms,
     )
+    meter = _meter(net)
     async with Driver(net, options.poll_ms / 1000) as driver:
         await driver.publish_directories()
         await driver.run(rate=5, duration_s=1, drain_s=options.drain_s)  # warm-up, not counted
-        load = await driver.run(options.rate, options.duration_s, options.drain_s)
-        out["e2e"] = latency_result(load)
+        unread = (await _quiet(net))[1]
+        out["idle_cpu"] = await _idle(meter, unread)
+
+        async def run(rate: float, duration_s: float) -> tuple[LoadResult, dict[str, Any]]:
+            """A load and what it cost the machine: from its start until every consumer group
+            has read all there is (at most QUIET_LIMIT_S), so that the next run does not start
+            on its leftovers and its own later work (audit, notification) counts too."""
+            nonlocal unread
+            start = meter.read()
+            load = await driver.run(rate, duration_s, options.drain_s)
+            drained_s, unread = await _quiet(net)
+            cost = CpuMeter.per_event(start, meter.read(), _created(load))
+            cost.update(drained_s=drained_s, unread_after=unread)
+            return load, cost
+
+        load, cost = await run(options.rate, options.duration_s)
+        out["e2e"] = latency_result(load) | {"cpu": cost}
         out["e2e_samples_ms"] = {
             "inbox": [s * 1000 for s in load.inbox_latencies()],
             "accept": [s * 1000 for s in load.accept_latencies()],
         }
         reference = out["e2e"]["inbox"]["p95_ms"]
 
-        async def step(rate: float, *, quiet_first: bool = False) -> dict[str, Any]:
-            waited = await _quiet(net) if quiet_first else None
+        async def step(rate: float) -> dict[str, Any]:
             rss.sample()
-            result = step_result(await driver.run(rate, options.step_s, options.drain_s), reference)
-            if waited is not None:
-                result["quiet_after_s"], result["lag_at_start"] = waited
-            return result
+            lag_at_start = unread  # what the run before left, should it not have drained
+            load, cost = await run(rate, options.step_s)
+            return step_result(load, reference) | {"cpu": cost, "lag_at_start": lag_at_start}
 
         steps: list[dict[str, Any]] = []
         for step_rate in options.steps:
             steps.append(await step(step_rate))
             if not steps[-1]["sustained"]:
                 break
-            await asyncio.sleep(1.0)  # let audit and notification settle between steps
         steps += await _narrow(steps, step, options.refine)
         sustained = [s["rate"] for s in steps if s["sustained"]]
         out["throughput"] = {
@@ -111,10 +126,48 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
     return out
 
 
+IDLE_S = 5.0  # how long the idle network's CPU is read
+
+
+def _meter(net: Network) -> CpuMeter:
+    """Every process tree of the network: each service at each principal (summed per service),
+    each principal's Postgres, the broker, and the bench's own process (its HTTP clients, the
+    watcher's queries and the mail sink; the others are left out of its tree)."""
+    pids: dict[str, int | None] = {
+        f"{p.service}/{p.principal}": p.process.pid if p.process else None for p in net.processes()
+    }
+    for principal in net.principals.values():
+        if principal.postgres is not None:
+            pids[f"postgres/{principal.id}"] = principal.postgres.pid
+    if net.kafka is not None:
+        pids["broker"] = net.kafka.pid
+    pids["bench"] = os.getpid()
+    return CpuMeter(pids)
+
+
+async def _idle(meter: CpuMeter, lag_at_start: int | None) -> dict[str, Any]:
+    """The cores each part keeps busy with nothing to do: consumers polling the broker, relays
+    polling their outbox, metrics and health checks. A run's CPU includes this."""
+    start = meter.read()
+    await asyncio.sleep(IDLE_S)
+    end = meter.read()
+    seconds = end.at - start.at
+    cores = {part: spent / seconds for part, spent in CpuMeter.spent(start, end).items()}
+    return {
+        "seconds": seconds,
+        "busy_cores": sum(cores.values()),
+        "cores": cores,
+        "lag_at_start": lag_at_start,
+    }
+
+
+def _created(load: LoadResult) -> int:
+    return sum(1 for t in load.trips.values() if t.created)
+
+
 async def _quiet(net: Network) -> tuple[float, int | None]:
     """Wait until every service's consumer group has committed all it has to read (at most
-    QUIET_LIMIT_S): a step after one that ran away must not start on its leftovers. Returns the
-    seconds waited and the last count of records unread (0 unless it gave up, None if the broker
+    QUIET_LIMIT_S). Returns the seconds waited and the last count of records unread (0 unless it gave up, None if the broker
     did not answer in time)."""
     clock = time.monotonic()
     groups = {
@@ -139,12 +192,12 @@ async def _quiet(net: Network) -> tuple[float, int | None]:
 
 async def _narrow(
     steps: list[dict[str, Any]],
-    step: Callable[..., Awaitable[dict[str, Any]]],
+    step: Callable[[float], Awaitable[dict[str, Any]]],
     halvings: int,
 ) -> list[dict[str, Any]]:
     """Halve the gap between the highest sustained rate and the step that ran away, `halvings`
     times (in whole referrals/s): the doubling steps alone leave the highest sustained rate
-    within a factor of two. Each such step starts once the queues are drained."""
+    within a factor of two."""
     if not steps or steps[-1]["sustained"] or len(steps) < 2:
         return []
     low, high = steps[-2]["rate"], steps[-1]["rate"]
@@ -153,7 +206,7 @@ async def _narrow(
         rate = float(math.floor((low + high) / 2))
         if not low < rate < high:
             break
-        narrowed.append(await step(rate, quiet_first=True))
+        narrowed.append(await step(rate))
         low, high = (rate, high) if narrowed[-1]["sustained"] else (low, rate)
     return narrowed
 

@@ -53,6 +53,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{s['trend']:>8.2f}  {verdict(s)}"
             )
         add(f"  highest sustained rate: {tp['max_sustained_rate']:g} referrals/s")
+        add(_network_cpu_table(results, results.get("machine", {}).get("cpus")))
     if "catchup" in results:
         c = results["catchup"]
         add(
@@ -138,6 +139,44 @@ def _stages_table(services: dict[str, Any]) -> str:
 
 
 CPU_PARTS = ("consumer", "postgres", "broker")
+NETWORK_PARTS = ("referral", "notification", "audit", "directory", "postgres", "broker", "bench")
+
+
+def _network_cpu_table(results: dict[str, Any], cpus: int | None) -> str:
+    """What a referral cost the machine at each rate, by process (bench/cpu.py): each run from
+    its start until every consumer group had read all it made; and the rate that cost would
+    allow with every core busy."""
+    all_busy = f"all {cpus or '?'} busy/s"
+    lines = [
+        "\nCPU per referral, ms, from a run's start until its queues drained (a service: its"
+        " processes at both principals; postgres: both servers; bench: its clients and watcher)",
+        f"  {'run':<13}"
+        + "".join(f"{part:>13}" for part in NETWORK_PARTS)
+        + f"{'total':>8}{'busy cores':>12}{all_busy:>15}",
+    ]
+    runs = [(f"{results['e2e']['rate']:g}/s latency", results["e2e"])]
+    runs += [(f"{s['rate']:g}/s step", s) for s in results["throughput"]["steps"]]
+    for label, run in runs:
+        cpu = run.get("cpu")
+        if cpu is None:  # a run before 2026-11-25
+            continue
+        ms = {part: us / 1000 for part, us in cpu["us_per_event"].items()}
+        lines.append(
+            f"  {label:<13}"
+            + "".join(f"{_n(ms.get(part, math.nan), 2):>13}" for part in NETWORK_PARTS)
+            + f"{_n(cpu['total_us_per_event'] / 1000, 1):>8}{_n(cpu['busy_cores'], 2):>12}"
+            + f"{_n(_per_s(cpus, cpu['total_us_per_event'])):>15}"
+        )
+    idle = results.get("idle_cpu")
+    if idle:
+        cores = ", ".join(
+            f"{part} {idle['cores'][part]:.2f}" for part in NETWORK_PARTS if part in idle["cores"]
+        )
+        lines.append(
+            f"  idle, {idle['seconds']:.0f} s: {idle['busy_cores']:.2f} of {cpus or '?'} cores"
+            f" busy ({cores}); every run's figures include this"
+        )
+    return "\n".join(lines)
 
 
 def _per_s(cores: int | None, us_per_event: float | None) -> float:

@@ -53,6 +53,16 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     for leg in ("http_send", "inbox", "accept"):
         assert all(_positive(e2e[leg][p]) for p in ("p50_ms", "p95_ms", "p99_ms"))
     assert results["throughput"]["steps"][0]["rate"] == 5
+    # What each run cost the machine, every process of the network read at both ends. (Not > 0:
+    # a part may use less than the kernel's 10 ms tick over a few referrals.)
+    parts = {"referral", "notification", "audit", "directory", "postgres", "broker", "bench"}
+    for cpu in (e2e["cpu"], results["throughput"]["steps"][0]["cpu"]):
+        assert set(cpu["us_per_event"]) == parts
+        assert all(_positive(us) or us == 0 for us in cpu["us_per_event"].values()), cpu
+        assert _positive(cpu["total_us_per_event"]) and _positive(cpu["busy_cores"])
+        assert cpu["unread_after"] == 0  # each run drained before the next began
+    assert set(results["idle_cpu"]["cores"]) == parts
+    assert _positive(results["idle_cpu"]["busy_cores"])
 
     catchup = results["catchup"]["services"]
     assert set(catchup) == SERVICES

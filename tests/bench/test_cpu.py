@@ -76,6 +76,15 @@ def test_per_event_splits_the_cost_and_says_how_busy_the_cores_were() -> None:
     assert cost["busy_cores"] == 1.0  # 2 CPU-seconds in 2 s
 
 
+def test_the_trees_of_one_part_at_several_principals_are_summed() -> None:
+    start = Reading(at=0.0, cpu_s={"referral/a": 1.0, "referral/b": 2.0, "broker": 0.0})
+    end = Reading(at=2.0, cpu_s={"referral/a": 1.5, "referral/b": 3.0, "broker": 1.0})
+    assert CpuMeter.spent(start, end) == {"referral": 1.5, "broker": 1.0}
+    cost = CpuMeter.per_event(start, end, events=100)
+    assert cost["us_per_event"] == {"referral": 15_000.0, "broker": 10_000.0}
+    assert cost["busy_cores"] == 1.25
+
+
 def test_a_tree_gone_by_the_second_reading_is_left_out() -> None:
     start = Reading(at=0.0, cpu_s={"consumer": 1.0, "broker": 1.0})
     end = Reading(at=1.0, cpu_s={"consumer": 1.5})

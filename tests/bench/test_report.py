@@ -1,11 +1,11 @@
 """The terminal table says of each step of the search whether it held, why not, and whether it
-started before the queues had drained."""
+started before the queues had drained; and what a referral cost the machine at each rate."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.report import verdict
+from bench.report import NETWORK_PARTS, table, verdict
 
 pytestmark = pytest.mark.unit
 
@@ -26,3 +26,40 @@ def test_a_step_that_ran_away_says_why_and_what_was_left_unread() -> None:
 def test_an_unknown_count_left_unread_is_named_as_such() -> None:
     step = {"sustained": True, "lag_at_start": None}
     assert verdict(step) == "sustained (started with an unknown number of unread)"
+
+
+def _cost(ms: float, busy: float) -> dict[str, object]:
+    return {
+        "us_per_event": {part: 1000 * ms for part in NETWORK_PARTS},
+        "total_us_per_event": 1000 * ms * len(NETWORK_PARTS),
+        "busy_cores": busy,
+    }
+
+
+def test_the_network_part_says_what_a_referral_cost_at_each_rate_and_at_rest() -> None:
+    latency = {"p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0}
+    rtt = dict(latency, fetch_max_wait_ms=50)
+    e2e = {"rate": 10, "duration_s": 20, "created": 200, "offered": 200, "completed": 200}
+    e2e |= {"failed": 0, "dropped": 0, "cpu": _cost(2.0, 1.1)}
+    e2e |= {leg: latency for leg in ("http_send", "inbox", "accept")}
+    step = {"rate": 40, "inbox": latency, "accept": latency, "trend": 1.0, "sustained": True}
+    old_step = dict(step, rate=50)  # from a run before steps were metered: no row
+    results = {
+        "machine": {"cpus": 2},
+        "broker_rtt": {"record_bytes": 1000, "service_fetch": rtt, "tight_fetch": rtt},
+        "e2e": e2e,
+        "throughput": {
+            "step_s": 8,
+            "max_sustained_rate": 40,
+            "steps": [dict(step, cpu=_cost(1.5, 1.9)), old_step],
+        },
+        "idle_cpu": {"seconds": 5.0, "busy_cores": 0.4, "cores": {"broker": 0.3, "bench": 0.1}},
+    }
+    lines = table(results).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("CPU per referral"))
+    rows = [line.split() for line in lines[start + 2 : start + 4]]
+    assert rows[0] == ["10/s", "latency", *["2.00"] * 7, "14.0", "1.10", "143"]
+    assert rows[1] == ["40/s", "step", *["1.50"] * 7, "10.5", "1.90", "190"]
+    assert lines[start + 4].startswith(
+        "  idle, 5 s: 0.40 of 2 cores busy (broker 0.30, bench 0.10)"
+    )

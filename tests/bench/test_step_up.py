@@ -19,8 +19,7 @@ def _step(rate: float, sustained: bool) -> dict[str, Any]:
 def _system_sustaining(ceiling: float) -> tuple[list[float], Any]:
     tried: list[float] = []
 
-    async def step(rate: float, *, quiet_first: bool = False) -> dict[str, Any]:
-        assert quiet_first  # a narrowing step comes after one that ran away
+    async def step(rate: float) -> dict[str, Any]:
         tried.append(rate)
         return _step(rate, rate <= ceiling)
 
