@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,29 +145,19 @@ NETWORK_PARTS = ("referral", "notification", "audit", "directory", "postgres", "
 
 def _network_cpu_table(results: dict[str, Any], cpus: int | None) -> str:
     """What a referral cost the machine at each rate, by process (bench/cpu.py): each run from
-    its start until every consumer group had read all it made; and the rate that cost would
-    allow with every core busy."""
-    all_busy = f"all {cpus or '?'} busy/s"
+    its start until every consumer group had read all it made."""
     lines = [
         "\nCPU per referral, ms, from a run's start until its queues drained (a service: its"
         " processes at both principals; postgres: both servers; bench: its clients and watcher)",
-        f"  {'run':<13}"
-        + "".join(f"{part:>13}" for part in NETWORK_PARTS)
-        + f"{'total':>8}{'busy cores':>12}{all_busy:>15}",
+        f"  {'run':<13}" + _cost_header(NETWORK_PARTS, 13, cpus),
     ]
     runs = [(f"{results['e2e']['rate']:g}/s latency", results["e2e"])]
     runs += [(f"{s['rate']:g}/s step", s) for s in results["throughput"]["steps"]]
     for label, run in runs:
-        cpu = run.get("cpu")
-        if cpu is None:  # a run before 2026-11-25
-            continue
-        ms = {part: us / 1000 for part, us in cpu["us_per_event"].items()}
-        lines.append(
-            f"  {label:<13}"
-            + "".join(f"{_n(ms.get(part, math.nan), 2):>13}" for part in NETWORK_PARTS)
-            + f"{_n(cpu['total_us_per_event'] / 1000, 1):>8}{_n(cpu['busy_cores'], 2):>12}"
-            + f"{_n(_per_s(cpus, cpu['total_us_per_event'])):>15}"
-        )
+        if "cpu" in run:  # not in a run before 2026-11-25
+            lines.append(
+                f"  {label:<13}" + _cost_cells(run["cpu"], NETWORK_PARTS, 13, cpus, ms=True)
+            )
     idle = results.get("idle_cpu")
     if idle:
         cores = ", ".join(
@@ -174,9 +165,40 @@ def _network_cpu_table(results: dict[str, Any], cpus: int | None) -> str:
         )
         lines.append(
             f"  idle, {idle['seconds']:.0f} s: {idle['busy_cores']:.2f} of {cpus or '?'} cores"
-            f" busy ({cores}); every run's figures include this"
+            f" busy ({cores}); every run's figures include this, most so at low rates"
         )
+    lines.append(_ALL_BUSY_NOTE.format(cpus=cpus or "?", what="a run's work per referral"))
     return "\n".join(lines)
+
+
+_ALL_BUSY_NOTE = (
+    "  (all {cpus} busy: the most {what} allows on this machine, were its waits overlapped"
+    " until no core idled)"
+)
+
+
+def _cost_header(parts: Sequence[str], width: int, cpus: int | None) -> str:
+    all_busy = f"all {cpus or '?'} busy/s"
+    return (
+        "".join(f"{part:>{width}}" for part in parts)
+        + f"{'total':>9}{'busy cores':>12}{all_busy:>17}"
+    )
+
+
+def _cost_cells(
+    cpu: dict[str, Any], parts: Sequence[str], width: int, cpus: int | None, *, ms: bool = False
+) -> str:
+    """A cost's cells under `_cost_header`: µs (or ms) of CPU an event for each part and in all,
+    the cores kept busy, and the rate that cost would allow were every core busy."""
+    unit, digits = (1000, 2) if ms else (1, 0)
+    total = cpu["total_us_per_event"]
+    return (
+        "".join(
+            f"{_n(cpu['us_per_event'].get(p, math.nan) / unit, digits):>{width}}" for p in parts
+        )
+        + f"{_n(total / unit, digits):>9}{_n(cpu['busy_cores'], 2):>12}"
+        + f"{_n(_per_s(cpus, total)):>17}"
+    )
 
 
 def _per_s(cores: int | None, us_per_event: float | None) -> float:
@@ -187,13 +209,10 @@ def _per_s(cores: int | None, us_per_event: float | None) -> float:
 def _cpu_table(services: dict[str, Any], cpus: int | None) -> str:
     """What an event cost the machine in each loop over the same backlog (bench/cpu.py), and the
     rate that cost would allow if the loop kept every core busy."""
-    all_busy = f"all {cpus or '?'} busy"
     lines = [
         "\nCPU per event, µs, over each loop's timed catch-up (consumer: the service's processes,"
         " or the bench's own loop)",
-        f"  {'service':<14}{'loop':<11}"
-        + "".join(f"{part:>10}" for part in CPU_PARTS)
-        + f"{'total':>8}{'busy cores':>12}{all_busy + '/s':>17}",
+        f"  {'service':<14}{'loop':<11}" + _cost_header(CPU_PARTS, 10, cpus),
     ]
     for service, s in services.items():
         loops = (
@@ -202,19 +221,12 @@ def _cpu_table(services: dict[str, Any], cpus: int | None) -> str:
             ("verifying", s.get("verifying_baseline", {})),
         )
         for i, (loop, measured) in enumerate(loops):
-            cpu = measured.get("cpu")
-            if cpu is None:
-                continue
-            lines.append(
-                f"  {service if i == 0 else '':<14}{loop:<11}"
-                + "".join(f"{_n(cpu['us_per_event'].get(p, math.nan)):>10}" for p in CPU_PARTS)
-                + f"{_n(cpu['total_us_per_event']):>8}{_n(cpu['busy_cores'], 2):>12}"
-                + f"{_n(_per_s(cpus, cpu['total_us_per_event'])):>17}"
-            )
-    lines.append(
-        f"  ({all_busy}: the most a loop's work per event allows on this machine, were its"
-        " waits overlapped until no core idled)"
-    )
+            if "cpu" in measured:
+                lines.append(
+                    f"  {service if i == 0 else '':<14}{loop:<11}"
+                    + _cost_cells(measured["cpu"], CPU_PARTS, 10, cpus)
+                )
+    lines.append(_ALL_BUSY_NOTE.format(cpus=cpus or "?", what="a loop's work per event"))
     return "\n".join(lines)
 
 

@@ -58,8 +58,8 @@ def test_the_network_part_says_what_a_referral_cost_at_each_rate_and_at_rest() -
     lines = table(results).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("CPU per referral"))
     rows = [line.split() for line in lines[start + 2 : start + 4]]
-    assert rows[0] == ["10/s", "latency", *["2.00"] * 7, "14.0", "1.10", "143"]
-    assert rows[1] == ["40/s", "step", *["1.50"] * 7, "10.5", "1.90", "190"]
+    assert rows[0] == ["10/s", "latency", *["2.00"] * 7, "14.00", "1.10", "143"]
+    assert rows[1] == ["40/s", "step", *["1.50"] * 7, "10.50", "1.90", "190"]
     assert lines[start + 4].startswith(
         "  idle, 5 s: 0.40 of 2 cores busy (broker 0.30, bench 0.10)"
     )
