@@ -87,24 +87,26 @@ class Driver:
         self._poll_s = poll_s
         self._nurse = _client(self.sender, scenario.SCHOOL_NURSE, Role.STAFF, "SE2120001231-b1")
         self._uph = _client(self.recipient, scenario.UPH_TEAM, Role.STAFF, "SE2321004562-b2")
-        self._sender_db: asyncpg.Pool | None = None
-        self._recipient_db: asyncpg.Pool | None = None
+        # The watcher's own connections, one query at a time: a pool would add a round trip to
+        # reset the session after each of its polls, on the Postgres the services use.
+        self._sender_db: asyncpg.Connection | None = None
+        self._recipient_db: asyncpg.Connection | None = None
 
     async def __aenter__(self) -> Driver:
-        self._sender_db = await asyncpg.create_pool(
-            _dsn(self.sender, "referral"), min_size=1, max_size=2
-        )
-        self._recipient_db = await asyncpg.create_pool(
-            _dsn(self.recipient, "referral"), min_size=1, max_size=2
-        )
+        try:
+            self._sender_db = await asyncpg.connect(_dsn(self.sender, "referral"))
+            self._recipient_db = await asyncpg.connect(_dsn(self.recipient, "referral"))
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._nurse.aclose()
         await self._uph.aclose()
-        for pool in (self._sender_db, self._recipient_db):
-            if pool is not None:
-                await pool.close()
+        for conn in (self._sender_db, self._recipient_db):
+            if conn is not None:
+                await conn.close()
 
     async def publish_directories(self, within_s: float = 60.0) -> None:
         """Import both directories, then wait until the sender's referral service can route."""
