@@ -21,7 +21,9 @@ from samverkan.devnet.network import Network
 
 RUNAWAY_FACTOR = 3.0  # a step whose inbox p95 exceeds this × the latency run's p95 ran away
 TREND_FACTOR = 2.0  # … or whose last third is this much slower than its first third
-QUIET_LIMIT_S = 60.0  # after a step that ran away: how long its queues may take to drain
+QUIET_LIMIT_S = 60.0  # after each run: how long its queues may take to drain
+QUIET_POLL_S = 0.5  # between two readings of the consumer groups' lag
+IDLE_S = 5.0  # how long the network at rest is metered
 
 
 def latency_result(load: LoadResult) -> dict[str, Any]:
@@ -82,23 +84,13 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
     async with Driver(net, options.poll_ms / 1000) as driver:
         await driver.publish_directories()
         await driver.run(rate=5, duration_s=1, drain_s=options.drain_s)  # warm-up, not counted
-        unread = (await _quiet(net))[1]
-        out["idle_cpu"] = await _idle(meter, unread)
+        out["idle_cpu"] = await _idle(meter, lag_at_start=(await _quiet(net))[1])
 
-        async def run(rate: float, duration_s: float) -> tuple[LoadResult, dict[str, Any]]:
-            """A load and what it cost the machine: from its start until every consumer group
-            has read all there is (at most QUIET_LIMIT_S), so that the next run does not start
-            on its leftovers and its own later work (audit, notification) counts too."""
-            nonlocal unread
-            start = meter.read()
-            load = await driver.run(rate, duration_s, options.drain_s)
-            drained_s, unread = await _quiet(net)
-            cost = CpuMeter.per_event(start, meter.read(), _created(load))
-            cost.update(drained_s=drained_s, unread_after=unread)
-            return load, cost
+        async def metered(rate: float, duration_s: float) -> tuple[LoadResult, dict[str, Any]]:
+            return await _metered(driver, net, meter, rate, duration_s, options.drain_s)
 
-        load, cost = await run(options.rate, options.duration_s)
-        out["e2e"] = latency_result(load) | {"cpu": cost}
+        load, last = await metered(options.rate, options.duration_s)
+        out["e2e"] = latency_result(load) | {"cpu": last}
         out["e2e_samples_ms"] = {
             "inbox": [s * 1000 for s in load.inbox_latencies()],
             "accept": [s * 1000 for s in load.accept_latencies()],
@@ -106,10 +98,11 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
         reference = out["e2e"]["inbox"]["p95_ms"]
 
         async def step(rate: float) -> dict[str, Any]:
+            nonlocal last
             rss.sample()
-            lag_at_start = unread  # what the run before left, should it not have drained
-            load, cost = await run(rate, options.step_s)
-            return step_result(load, reference) | {"cpu": cost, "lag_at_start": lag_at_start}
+            lag_at_start = last["unread_after"]  # what the run before left, had it not drained
+            load, last = await metered(rate, options.step_s)
+            return step_result(load, reference) | {"cpu": last, "lag_at_start": lag_at_start}
 
         steps: list[dict[str, Any]] = []
         for step_rate in options.steps:
@@ -126,13 +119,24 @@ async def _measure(net: Network, options: Options, rss: RssSampler) -> dict[str,
     return out
 
 
-IDLE_S = 5.0  # how long the idle network's CPU is read
+async def _metered(
+    driver: Driver, net: Network, meter: CpuMeter, rate: float, duration_s: float, drain_s: float
+) -> tuple[LoadResult, dict[str, Any]]:
+    """A load and what it cost the machine: from its start until every consumer group has read
+    all there is (`_quiet`), so that the next run does not start on its leftovers and what it
+    set off later (audit, notification, mail) counts too."""
+    start = meter.read()
+    load = await driver.run(rate, duration_s, drain_s)
+    drained_s, unread = await _quiet(net)
+    cost = CpuMeter.per_event(start, meter.read(), _created(load))
+    return load, cost | {"drained_s": drained_s, "unread_after": unread}
 
 
 def _meter(net: Network) -> CpuMeter:
     """Every process tree of the network: each service at each principal (summed per service),
     each principal's Postgres, the broker, and the bench's own process (its HTTP clients, the
-    watcher's queries and the mail sink; the others are left out of its tree)."""
+    watcher's polls, the mail sink, the memory sampler, the lag readers and this meter; the
+    others are left out of its tree)."""
     pids: dict[str, int | None] = {
         f"{p.service}/{p.principal}": p.process.pid if p.process else None for p in net.processes()
     }
@@ -146,17 +150,18 @@ def _meter(net: Network) -> CpuMeter:
 
 
 async def _idle(meter: CpuMeter, lag_at_start: int | None) -> dict[str, Any]:
-    """The cores each part keeps busy with nothing to do: consumers polling the broker, relays
-    polling their outbox, metrics and health checks. A run's CPU includes this."""
+    """The cores each part keeps busy with nothing to do: consumers fetching from the broker,
+    relays polling their outbox, the bench's memory sampler. Every run's CPU includes this."""
     start = meter.read()
     await asyncio.sleep(IDLE_S)
     end = meter.read()
+    cores = CpuMeter.cores(start, end)
     seconds = end.at - start.at
-    cores = {part: spent / seconds for part, spent in CpuMeter.spent(start, end).items()}
     return {
         "seconds": seconds,
         "busy_cores": sum(cores.values()),
         "cores": cores,
+        "machine_busy_cores": (end.machine_s - start.machine_s) / seconds,
         "lag_at_start": lag_at_start,
     }
 
@@ -166,9 +171,10 @@ def _created(load: LoadResult) -> int:
 
 
 async def _quiet(net: Network) -> tuple[float, int | None]:
-    """Wait until every service's consumer group has committed all it has to read (at most
-    QUIET_LIMIT_S). Returns the seconds waited and the last count of records unread (0 unless it gave up, None if the broker
-    did not answer in time)."""
+    """Wait until every service's consumer group has committed all it has to read, at two
+    readings in a row (at most QUIET_LIMIT_S): a consumer may have committed an event whose
+    outcome its outbox relay has yet to publish. Returns the seconds waited and the last count
+    of records unread (0 unless it gave up, None if the broker did not answer in time)."""
     clock = time.monotonic()
     groups = {
         f"{process.principal}.{process.service}": backlog.subscribed(process.service)
@@ -179,11 +185,12 @@ async def _quiet(net: Network) -> tuple[float, int | None]:
         try:
             async with asyncio.timeout(QUIET_LIMIT_S) as limit:
                 lag = await clients.enter_async_context(GroupLag(net.bootstrap_servers, groups))
-                while True:
+                quiet_readings = 0
+                while quiet_readings < 2:
                     unread = await lag.unread()
-                    if not unread:
-                        break
-                    await asyncio.sleep(0.5)
+                    quiet_readings = 0 if unread else quiet_readings + 1
+                    if quiet_readings < 2:
+                        await asyncio.sleep(QUIET_POLL_S)
         except TimeoutError:
             if not limit.expired():
                 raise  # not the limit: the broker's own

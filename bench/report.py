@@ -148,32 +148,35 @@ def _network_cpu_table(results: dict[str, Any], cpus: int | None) -> str:
     its start until every consumer group had read all it made."""
     lines = [
         "\nCPU per referral, ms, from a run's start until its queues drained (a service: its"
-        " processes at both principals; postgres: both servers; bench: its clients and watcher)",
-        f"  {'run':<13}" + _cost_header(NETWORK_PARTS, 13, cpus),
+        " processes at both principals; postgres: both servers; bench: its own process)",
+        f"  {'run':<14}" + _cost_header(NETWORK_PARTS, 13, cpus),
     ]
     runs = [(f"{results['e2e']['rate']:g}/s latency", results["e2e"])]
     runs += [(f"{s['rate']:g}/s step", s) for s in results["throughput"]["steps"]]
     for label, run in runs:
-        if "cpu" in run:  # not in a run before 2026-11-25
-            lines.append(
-                f"  {label:<13}" + _cost_cells(run["cpu"], NETWORK_PARTS, 13, cpus, ms=True)
-            )
-    idle = results.get("idle_cpu")
-    if idle:
-        cores = ", ".join(
-            f"{part} {idle['cores'][part]:.2f}" for part in NETWORK_PARTS if part in idle["cores"]
-        )
-        lines.append(
-            f"  idle, {idle['seconds']:.0f} s: {idle['busy_cores']:.2f} of {cpus or '?'} cores"
-            f" busy ({cores}); every run's figures include this, most so at low rates"
-        )
+        cells = _cost_cells(run["cpu"], NETWORK_PARTS, 13, cpus, unit=1000, digits=2)
+        undrained = run["cpu"]["unread_after"]
+        left = f"  ({undrained if undrained is not None else 'unknown'} left unread)"
+        lines.append(f"  {label:<14}{cells}{left if undrained != 0 else ''}")
+    idle = results["idle_cpu"]
+    cores = ", ".join(
+        f"{part} {idle['cores'][part]:.2f}" for part in NETWORK_PARTS if part in idle["cores"]
+    )
+    lines.append(
+        f"  at rest, {idle['seconds']:.0f} s: {idle['busy_cores']:.2f} cores busy ({cores});"
+        f" the machine {idle['machine_busy_cores']:.2f}"
+    )
+    lines.append(
+        "  (every run includes the network's work at rest, spread over its referrals: most so at"
+        " low rates)"
+    )
     lines.append(_ALL_BUSY_NOTE.format(cpus=cpus or "?", what="a run's work per referral"))
     return "\n".join(lines)
 
 
 _ALL_BUSY_NOTE = (
-    "  (all {cpus} busy: the most {what} allows on this machine, were its waits overlapped"
-    " until no core idled)"
+    "  (machine busy: all its processes and the kernel; all {cpus} busy: the most {what} allows"
+    " on this machine, were its waits overlapped until no core idled)"
 )
 
 
@@ -181,23 +184,30 @@ def _cost_header(parts: Sequence[str], width: int, cpus: int | None) -> str:
     all_busy = f"all {cpus or '?'} busy/s"
     return (
         "".join(f"{part:>{width}}" for part in parts)
-        + f"{'total':>9}{'busy cores':>12}{all_busy:>17}"
+        + f"{'total':>9}{'busy cores':>12}{'machine busy':>14}{all_busy:>15}"
     )
 
 
 def _cost_cells(
-    cpu: dict[str, Any], parts: Sequence[str], width: int, cpus: int | None, *, ms: bool = False
+    cpu: dict[str, Any],
+    parts: Sequence[str],
+    width: int,
+    cpus: int | None,
+    *,
+    unit: float = 1,
+    digits: int = 0,
 ) -> str:
-    """A cost's cells under `_cost_header`: µs (or ms) of CPU an event for each part and in all,
-    the cores kept busy, and the rate that cost would allow were every core busy."""
-    unit, digits = (1000, 2) if ms else (1, 0)
+    """A cost's cells under `_cost_header`: CPU an event (µs / `unit`) for each part and in all,
+    the cores the parts kept busy and the whole machine did, and the rate that cost would allow
+    were every core busy."""
     total = cpu["total_us_per_event"]
     return (
         "".join(
             f"{_n(cpu['us_per_event'].get(p, math.nan) / unit, digits):>{width}}" for p in parts
         )
         + f"{_n(total / unit, digits):>9}{_n(cpu['busy_cores'], 2):>12}"
-        + f"{_n(_per_s(cpus, total)):>17}"
+        + f"{_n(cpu.get('machine_busy_cores', math.nan), 2):>14}"
+        + f"{_n(_per_s(cpus, total)):>15}"
     )
 
 

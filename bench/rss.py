@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
 import psutil
 
-from bench.cpu import descendants, own_cpu_s
+from bench.cpu import descendants, own_cpu_s, parents
 
 MB = 1024 * 1024
 
@@ -30,11 +31,11 @@ class Usage:
         return self.rss_mb + self.children_mb
 
 
-def _usage(process: psutil.Process) -> Usage:
+def _usage(process: psutil.Process, parent_of: Mapping[int, int]) -> Usage:
     rss, high_water = _resident(process)
     cpu = own_cpu_s(process)
     children = 0
-    for child in descendants(process):
+    for child in descendants(process, parent_of=parent_of):
         try:
             children += child.memory_full_info().uss
             cpu += own_cpu_s(child)
@@ -91,10 +92,11 @@ class RssSampler:
     def sample(self) -> None:
         now = time.monotonic() - self._started
         row: dict[str, float] = {}
+        parent_of = parents()
         with self._lock:
             for name, process in list(self._processes.items()):
                 try:
-                    usage = _usage(process)
+                    usage = _usage(process, parent_of)
                 except (psutil.Error, OSError):
                     continue  # it ended meanwhile
                 cpu = usage.cpu_s

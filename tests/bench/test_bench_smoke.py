@@ -60,9 +60,11 @@ def test_tiny_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
         assert set(cpu["us_per_event"]) == parts
         assert all(_positive(us) or us == 0 for us in cpu["us_per_event"].values()), cpu
         assert _positive(cpu["total_us_per_event"]) and _positive(cpu["busy_cores"])
+        assert cpu["machine_busy_cores"] >= 0.8 * cpu["busy_cores"]  # the machine holds them
         assert cpu["unread_after"] == 0  # each run drained before the next began
     assert set(results["idle_cpu"]["cores"]) == parts
     assert _positive(results["idle_cpu"]["busy_cores"])
+    assert _positive(results["idle_cpu"]["machine_busy_cores"])
 
     catchup = results["catchup"]["services"]
     assert set(catchup) == SERVICES

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -80,9 +81,29 @@ def test_the_trees_of_one_part_at_several_principals_are_summed() -> None:
     start = Reading(at=0.0, cpu_s={"referral/a": 1.0, "referral/b": 2.0, "broker": 0.0})
     end = Reading(at=2.0, cpu_s={"referral/a": 1.5, "referral/b": 3.0, "broker": 1.0})
     assert CpuMeter.spent(start, end) == {"referral": 1.5, "broker": 1.0}
+    assert CpuMeter.cores(start, end) == {"referral": 0.75, "broker": 0.5}
     cost = CpuMeter.per_event(start, end, events=100)
     assert cost["us_per_event"] == {"referral": 15_000.0, "broker": 10_000.0}
     assert cost["busy_cores"] == 1.25
+
+
+@pytest.mark.parametrize("missing_from", ["start", "end"])
+def test_a_part_with_an_instance_read_at_one_end_only_is_left_out(missing_from: str) -> None:
+    both = {"referral/a": 1.0, "broker": 0.0}
+    start = Reading(at=0.0, cpu_s=both | ({} if missing_from == "start" else {"referral/b": 2.0}))
+    end = Reading(at=1.0, cpu_s=both | ({} if missing_from == "end" else {"referral/b": 2.0}))
+    assert CpuMeter.spent(start, end) == {"broker": 0.0}  # not "referral" at half its cost
+
+
+def test_the_whole_machine_is_read_beside_the_trees() -> None:
+    meter = CpuMeter({"consumer": os.getpid()})
+    start = meter.read()
+    end_of_burn = time.process_time() + 0.3
+    while time.process_time() < end_of_burn:
+        pass
+    cost = CpuMeter.per_event(start, meter.read(), events=1)
+    # The machine was at least as busy as this process, which it includes.
+    assert cost["machine_busy_cores"] >= 0.8 * cost["busy_cores"] > 0
 
 
 def test_a_tree_gone_by_the_second_reading_is_left_out() -> None:

@@ -28,11 +28,13 @@ def test_an_unknown_count_left_unread_is_named_as_such() -> None:
     assert verdict(step) == "sustained (started with an unknown number of unread)"
 
 
-def _cost(ms: float, busy: float) -> dict[str, object]:
+def _cost(ms: float, busy: float, unread_after: int | None = 0) -> dict[str, object]:
     return {
         "us_per_event": {part: 1000 * ms for part in NETWORK_PARTS},
         "total_us_per_event": 1000 * ms * len(NETWORK_PARTS),
         "busy_cores": busy,
+        "machine_busy_cores": busy + 0.05,
+        "unread_after": unread_after,
     }
 
 
@@ -43,7 +45,6 @@ def test_the_network_part_says_what_a_referral_cost_at_each_rate_and_at_rest() -
     e2e |= {"failed": 0, "dropped": 0, "cpu": _cost(2.0, 1.1)}
     e2e |= {leg: latency for leg in ("http_send", "inbox", "accept")}
     step = {"rate": 40, "inbox": latency, "accept": latency, "trend": 1.0, "sustained": True}
-    old_step = dict(step, rate=50)  # from a run before steps were metered: no row
     results = {
         "machine": {"cpus": 2},
         "broker_rtt": {"record_bytes": 1000, "service_fetch": rtt, "tight_fetch": rtt},
@@ -51,15 +52,22 @@ def test_the_network_part_says_what_a_referral_cost_at_each_rate_and_at_rest() -
         "throughput": {
             "step_s": 8,
             "max_sustained_rate": 40,
-            "steps": [dict(step, cpu=_cost(1.5, 1.9)), old_step],
+            "steps": [dict(step, cpu=_cost(1.5, 1.9)), dict(step, rate=80, cpu=_cost(1, 2, 7))],
         },
-        "idle_cpu": {"seconds": 5.0, "busy_cores": 0.4, "cores": {"broker": 0.3, "bench": 0.1}},
+        "idle_cpu": {
+            "seconds": 5.0,
+            "busy_cores": 0.4,
+            "cores": {"broker": 0.3, "bench": 0.1},
+            "machine_busy_cores": 0.45,
+        },
     }
     lines = table(results).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("CPU per referral"))
-    rows = [line.split() for line in lines[start + 2 : start + 4]]
-    assert rows[0] == ["10/s", "latency", *["2.00"] * 7, "14.00", "1.10", "143"]
-    assert rows[1] == ["40/s", "step", *["1.50"] * 7, "10.50", "1.90", "190"]
-    assert lines[start + 4].startswith(
-        "  idle, 5 s: 0.40 of 2 cores busy (broker 0.30, bench 0.10)"
+    rows = [line.split() for line in lines[start + 2 : start + 5]]
+    assert rows[0] == ["10/s", "latency", *["2.00"] * 7, "14.00", "1.10", "1.15", "143"]
+    assert rows[1] == ["40/s", "step", *["1.50"] * 7, "10.50", "1.90", "1.95", "190"]
+    # A run whose queues had not drained when the wait gave up says so: its cost is too low.
+    assert rows[2][-4:] == ["286", "(7", "left", "unread)"]
+    assert lines[start + 5] == (
+        "  at rest, 5 s: 0.40 cores busy (broker 0.30, bench 0.10); the machine 0.45"
     )
