@@ -156,12 +156,11 @@ async def _idle(meter: CpuMeter, lag_at_start: int | None) -> dict[str, Any]:
     await asyncio.sleep(IDLE_S)
     end = meter.read()
     cores = CpuMeter.cores(start, end)
-    seconds = end.at - start.at
     return {
-        "seconds": seconds,
+        "seconds": end.at - start.at,
         "busy_cores": sum(cores.values()),
         "cores": cores,
-        "machine_busy_cores": (end.machine_s - start.machine_s) / seconds,
+        **CpuMeter.machine_cores(start, end),
         "lag_at_start": lag_at_start,
     }
 
@@ -194,6 +193,8 @@ async def _quiet(net: Network) -> tuple[float, int | None]:
         except TimeoutError:
             if not limit.expired():
                 raise  # not the limit: the broker's own
+            if unread == 0:
+                unread = None  # one reading of zero, not confirmed: not known to have drained
     return time.monotonic() - clock, unread
 
 

@@ -156,15 +156,16 @@ def _network_cpu_table(results: dict[str, Any], cpus: int | None) -> str:
     for label, run in runs:
         cells = _cost_cells(run["cpu"], NETWORK_PARTS, 13, cpus, unit=1000, digits=2)
         undrained = run["cpu"]["unread_after"]
-        left = f"  ({undrained if undrained is not None else 'unknown'} left unread)"
-        lines.append(f"  {label:<14}{cells}{left if undrained != 0 else ''}")
+        if undrained != 0:  # None: not known
+            cells += f"  ({'unknown' if undrained is None else undrained} left unread)"
+        lines.append(f"  {label:<14}{cells}")
     idle = results["idle_cpu"]
     cores = ", ".join(
         f"{part} {idle['cores'][part]:.2f}" for part in NETWORK_PARTS if part in idle["cores"]
     )
     lines.append(
         f"  at rest, {idle['seconds']:.0f} s: {idle['busy_cores']:.2f} cores busy ({cores});"
-        f" the machine {idle['machine_busy_cores']:.2f}"
+        f" the machine {idle['machine_busy_cores']:.2f}, steal {idle['machine_steal_cores']:.2f}"
     )
     lines.append(
         "  (every run includes the network's work at rest, spread over its referrals: most so at"

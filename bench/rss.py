@@ -10,7 +10,7 @@ from typing import Any, Self
 
 import psutil
 
-from bench.cpu import descendants, own_cpu_s, parents
+from bench.cpu import children_index, descendants, own_cpu_s
 
 MB = 1024 * 1024
 
@@ -31,11 +31,11 @@ class Usage:
         return self.rss_mb + self.children_mb
 
 
-def _usage(process: psutil.Process, parent_of: Mapping[int, int]) -> Usage:
+def _usage(process: psutil.Process, index: Mapping[int, list[int]]) -> Usage:
     rss, high_water = _resident(process)
     cpu = own_cpu_s(process)
     children = 0
-    for child in descendants(process, parent_of=parent_of):
+    for child in descendants(process, index=index):
         try:
             children += child.memory_full_info().uss
             cpu += own_cpu_s(child)
@@ -92,11 +92,11 @@ class RssSampler:
     def sample(self) -> None:
         now = time.monotonic() - self._started
         row: dict[str, float] = {}
-        parent_of = parents()
+        index = children_index()
         with self._lock:
             for name, process in list(self._processes.items()):
                 try:
-                    usage = _usage(process, parent_of)
+                    usage = _usage(process, index)
                 except (psutil.Error, OSError):
                     continue  # it ended meanwhile
                 cpu = usage.cpu_s

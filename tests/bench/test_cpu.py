@@ -3,6 +3,8 @@ and leaves out a tree it could not read at both ends rather than call it free.""
 
 from __future__ import annotations
 
+import collections
+import math
 import os
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from bench.cpu import CpuMeter, Reading, tree_cpu_s
+from bench.cpu import CpuMeter, Reading, descendants, machine_s, tree_cpu_s
 
 pytestmark = pytest.mark.unit
 
@@ -114,7 +116,34 @@ def test_a_tree_gone_by_the_second_reading_is_left_out() -> None:
     assert cost["total_us_per_event"] == 500.0
 
 
-def test_the_meter_reads_live_processes_and_skips_absent_ones() -> None:
+def test_the_meter_reads_live_processes_and_marks_absent_ones() -> None:
     meter = CpuMeter({"consumer": os.getpid(), "broker": None})
-    reading = meter.read()
-    assert set(reading.cpu_s) == {"consumer"} and reading.cpu_s["consumer"] > 0
+    start = meter.read()
+    assert start.cpu_s["consumer"] > 0 and math.isnan(start.cpu_s["broker"])
+    assert set(CpuMeter.per_event(start, meter.read(), 1)["us_per_event"]) == {"consumer"}
+
+
+def test_a_process_that_died_unreaped_counts_as_gone() -> None:
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as child:
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)  # ended, not waited for: its times stand still
+        reading = CpuMeter({"consumer": child.pid}).read()
+        assert math.isnan(reading.cpu_s["consumer"])
+
+
+def test_a_stale_index_yields_no_stranger_and_no_loop() -> None:
+    me = psutil.Process(os.getpid())
+    # pid 1 is not our child (a pid reused since the scan); our own pid under us, a cycle.
+    index = {me.pid: [1, me.pid]}
+    assert list(descendants(me, index=index)) == []
+
+
+def test_the_machine_counts_neither_idle_nor_steal_and_guests_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fields = "user nice system idle iowait irq softirq steal guest guest_nice"
+    times = collections.namedtuple("scputimes", fields)
+    # user and nice include guest and guest_nice, as in /proc/stat: counted there, not again.
+    monkeypatch.setattr(psutil, "cpu_times", lambda: times(10, 2, 3, 50, 4, 1, 1, 5, 6, 1))
+    busy, steal = machine_s()
+    assert (busy, steal) == (10 + 2 + 3 + 1 + 1, 5)

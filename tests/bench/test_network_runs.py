@@ -3,6 +3,7 @@ drained queues trusts no single reading of zero."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ class _Lag:
     """Stands in for `GroupLag`: answers `unread` from a script of readings."""
 
     def __init__(self, readings: list[int]) -> None:
+        self.script = readings
         self.readings: Iterator[int] = iter(readings)
         self.asked = 0
 
@@ -63,7 +65,13 @@ async def test_a_run_is_metered_from_its_start_until_its_queues_drained(lag: _La
             Reading(at=4.0, cpu_s={"audit/p": 3.0}, machine_s=16.0),
         ]
     )
-    meter = SimpleNamespace(read=lambda: next(readings))
+    read_after: list[int] = []  # how many lag readings had been taken at each meter reading
+
+    def read() -> Reading:
+        read_after.append(lag.asked)
+        return next(readings)
+
+    meter = SimpleNamespace(read=read)
     created = {uuid.uuid4(): Trip(posted=0.0, created=0.1) for _ in range(4)}
     unanswered = {uuid.uuid4(): Trip(posted=0.0)}  # a POST that failed costs, but is no referral
 
@@ -72,9 +80,31 @@ async def test_a_run_is_metered_from_its_start_until_its_queues_drained(lag: _La
             assert lag.asked == 0  # the load comes before the wait for its queues
             return LoadResult(rate, duration_s, created | unanswered, 1, 0, 0.0)
 
-    load, cost = await network_bench._metered(Driver(), _net(), meter, 2.0, 2.0, 30.0)  # type: ignore[arg-type]
+    driver: Any = Driver()
+    load, cost = await network_bench._metered(driver, _net(), meter, 2.0, 2.0, 30.0)
     assert len(load.trips) == 5
-    assert lag.asked == 5  # the second reading was taken once the queues had drained
+    assert read_after == [0, 5]  # before the load, and once the queues had drained
     assert cost["us_per_event"] == {"audit": 500_000.0}  # 2 CPU-seconds over 4 referrals
     assert cost["busy_cores"] == 0.5 and cost["machine_busy_cores"] == 1.5
     assert cost["unread_after"] == 0 and cost["drained_s"] >= 0
+
+
+class _HangingLag(_Lag):
+    """Answers its script, then never again."""
+
+    async def unread(self) -> int:
+        if self.asked == len(self.script):
+            await asyncio.sleep(3600)
+        return await super().unread()
+
+
+@pytest.mark.parametrize(("readings", "left"), [([0], None), ([4], 4), ([], None)])
+async def test_a_wait_that_runs_out_says_what_it_knows(
+    monkeypatch: pytest.MonkeyPatch, readings: list[int], left: int | None
+) -> None:
+    # One zero not yet confirmed is not drained; nothing answered at all is not known either.
+    monkeypatch.setattr(network_bench, "GroupLag", lambda *_: _HangingLag(readings))
+    monkeypatch.setattr(network_bench, "QUIET_POLL_S", 0.0)
+    monkeypatch.setattr(network_bench, "QUIET_LIMIT_S", 0.05)
+    _, unread = await network_bench._quiet(_net())
+    assert unread == left

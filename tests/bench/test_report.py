@@ -52,22 +52,28 @@ def test_the_network_part_says_what_a_referral_cost_at_each_rate_and_at_rest() -
         "throughput": {
             "step_s": 8,
             "max_sustained_rate": 40,
-            "steps": [dict(step, cpu=_cost(1.5, 1.9)), dict(step, rate=80, cpu=_cost(1, 2, 7))],
+            "steps": [
+                dict(step, cpu=_cost(1.5, 1.9)),
+                dict(step, rate=80, cpu=_cost(1, 2, 7)),
+                dict(step, rate=90, cpu=_cost(1, 2, None)),
+            ],
         },
         "idle_cpu": {
             "seconds": 5.0,
             "busy_cores": 0.4,
             "cores": {"broker": 0.3, "bench": 0.1},
             "machine_busy_cores": 0.45,
+            "machine_steal_cores": 0.0,
         },
     }
     lines = table(results).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("CPU per referral"))
-    rows = [line.split() for line in lines[start + 2 : start + 5]]
+    rows = [line.split() for line in lines[start + 2 : start + 6]]
     assert rows[0] == ["10/s", "latency", *["2.00"] * 7, "14.00", "1.10", "1.15", "143"]
     assert rows[1] == ["40/s", "step", *["1.50"] * 7, "10.50", "1.90", "1.95", "190"]
     # A run whose queues had not drained when the wait gave up says so: its cost is too low.
     assert rows[2][-4:] == ["286", "(7", "left", "unread)"]
-    assert lines[start + 5] == (
-        "  at rest, 5 s: 0.40 cores busy (broker 0.30, bench 0.10); the machine 0.45"
+    assert rows[3][-3:] == ["(unknown", "left", "unread)"]
+    assert lines[start + 6] == (
+        "  at rest, 5 s: 0.40 cores busy (broker 0.30, bench 0.10); the machine 0.45, steal 0.00"
     )
