@@ -13,7 +13,8 @@ nothing is skipped or committed unapplied:
 
 A batch is first applied in one transaction, which is what makes catching up on a backlog fast.
 When any of its events is anything but plainly applicable, that transaction rolls back and the
-batch is applied one event per transaction instead, so each outcome above is decided alone.
+batch is applied in halves instead, each in one transaction, and each half that fails in halves
+again, down to the events whose outcome above must be decided alone, in the batch's order.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ Verify = Callable[
 ]
 
 NOT_YET_PAUSE_S = 0.2
-# Applying a batch one record at a time commits its progress this often, and stops after this
-# long (the rest is read again), well inside the broker's max poll interval.
+# Applying a batch in parts commits its progress this often, and stops after this long (the rest
+# is read again), well inside the broker's max poll interval.
 ONE_BY_ONE_COMMIT_S = 5.0
 ONE_BY_ONE_LIMIT_S = 60.0
 COLLECTOR_PAUSE_LIMIT_S = 5.0  # see collector_paused; a batch applied together takes ~0.1 s
@@ -250,7 +251,7 @@ class Stopwatch:
     events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left for
     the end, waiting for the signatures' verdict, and the commit), all for a batch applied
     together; `one_by_one` for one that was not (its failed attempt together, past the last
-    stage it finished, and each event alone); `offsets` (rewinds, the backoff after a failure,
+    stage it finished, and its parts, each together or alone); `offsets` (rewinds, the backoff after a failure,
     handing the done offsets to the committer, which is waited for only once stopping)."""
 
     def __init__(self) -> None:
@@ -337,7 +338,7 @@ class EventConsumer:
                 if together:
                     items = []  # the batch's events go before the collector runs again
             if not together:
-                await self._apply_one_by_one(consumer, items, progress)
+                await self._apply_in_parts(consumer, items, progress)
                 watch.lap("one_by_one")
         except Exception:
             # Nothing may escape: FastStream would swallow it and the next commit would pass
@@ -348,20 +349,35 @@ class EventConsumer:
         watch.lap("offsets")
         watch.record(self.group)
 
-    async def _apply_one_by_one(
+    async def _apply_in_parts(
         self, consumer: AIOKafkaConsumer, items: list[Item], progress: Progress
     ) -> None:
+        """A batch that could not be applied together: each half of it together, and each half
+        of a half that could not, down to the events that must be decided alone, in the batch's
+        order. So one event that is anything but plainly applicable costs a few transactions
+        that roll back, not one for every event of the batch."""
         started = last_commit = time.monotonic()
-        for item in items:
-            if progress.stopped(item):
-                continue  # its partition is read again from an earlier record
-            outcome = await self._apply_alone(item)
-            progress.settle(item, outcome)
+        half = len(items) // 2
+        parts = [items[half:], items[:half]]  # the whole failed together; the next is the last
+        while parts:
+            part = [item for item in parts.pop() if not progress.stopped(item)]
+            if not part:
+                continue  # its partitions are read again from an earlier record
+            if len(part) > 1:
+                if not await self._apply_together(part, progress):
+                    half = len(part) // 2
+                    parts += [part[half:], part[:half]]
+                    continue
+            else:
+                outcome = await self._apply_alone(part[0])
+                progress.settle(part[0], outcome)
+                if outcome is Outcome.RETRY:
+                    progress.rewind_unsettled(items)  # the database or broker is away
+                    return
             now = time.monotonic()
-            if outcome is Outcome.RETRY or now - started > ONE_BY_ONE_LIMIT_S:
-                # The database or broker is away, or this batch has taken long enough (the
-                # consumer must poll again before the group thinks it dead): the rest is read
-                # again later.
+            if now - started > ONE_BY_ONE_LIMIT_S:
+                # This batch has taken long enough (the consumer must poll again before the
+                # group thinks it dead): the rest is read again later.
                 progress.rewind_unsettled(items)
                 return
             if now - last_commit > ONE_BY_ONE_COMMIT_S:
@@ -380,9 +396,9 @@ class EventConsumer:
         return Item(record, event=event, route=self._route(event))
 
     async def _apply_together(
-        self, items: list[Item], progress: Progress, watch: Stopwatch
+        self, items: list[Item], progress: Progress, watch: Stopwatch | None = None
     ) -> bool:
-        """Apply every event of the batch in one transaction. False, with nothing applied, when
+        """Apply every event of `items` in one transaction. False, with nothing applied, when
         one of them needs to be decided alone (invalid, refused, not yet, failing)."""
         if any(item.invalid is not None for item in items):
             return False
@@ -393,9 +409,10 @@ class EventConsumer:
                 async with self._uow() as tx:
                     tx.applies_together = True
                     applied = await self._apply_in(tx, routed, traced=True, watch=watch)
-                watch.lap("commit")
+                if watch is not None:
+                    watch.lap("commit")
             except Exception as exc:
-                log.debug("batch of %d applied one by one: %r", len(items), exc)
+                log.debug("batch of %d applied in parts: %r", len(items), exc)
                 return False
         self._count_applied(applied)
         for item in items:
