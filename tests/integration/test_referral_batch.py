@@ -81,7 +81,7 @@ async def test_a_referral_and_its_cancellation_request_in_one_batch(
         str(first.data.referral_id): "cancellation-requested",  # type: ignore[attr-defined]
         str(second.data.referral_id): None,  # type: ignore[attr-defined]
     }
-    assert not [r for r in caplog.records if "applied in parts" in r.getMessage()]
+    assert not [r for r in caplog.records if "could not be applied together" in r.getMessage()]
 
 
 async def _applied(node: object, at_least: int) -> int | None:

@@ -251,8 +251,9 @@ class Stopwatch:
     events), `verify` (keys), `apply` (inbox claim and handlers), `commit` (the writes left for
     the end, waiting for the signatures' verdict, and the commit), all for a batch applied
     together; `one_by_one` for one that was not (its failed attempt together, past the last
-    stage it finished, and its parts, each together or alone); `offsets` (rewinds, the backoff after a failure,
-    handing the done offsets to the committer, which is waited for only once stopping)."""
+    stage it finished, and its parts, each together or alone); `offsets` (rewinds, the backoff
+    after a failure, handing the done offsets to the committer, which is waited for only once
+    stopping)."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
@@ -334,10 +335,12 @@ class EventConsumer:
             with collector_paused():
                 items = [self._item(record) for record in records]
                 watch.lap("parse")
-                together = await self._apply_together(items, progress, watch)
-                if together:
+                outcome = await self._apply_together(items, progress, watch)
+                if outcome is Outcome.DONE:
                     items = []  # the batch's events go before the collector runs again
-            if not together:
+            if outcome is Outcome.RETRY:
+                progress.rewind_unsettled(items)  # the database or broker is away
+            elif outcome is None:
                 await self._apply_in_parts(consumer, items, progress)
                 watch.lap("one_by_one")
         except Exception:
@@ -355,31 +358,39 @@ class EventConsumer:
         """A batch that could not be applied together: each half of it together, and each half
         of a half that could not, down to the events that must be decided alone, in the batch's
         order. So one event that is anything but plainly applicable costs a few transactions
-        that roll back, not one for every event of the batch."""
+        that roll back, not one for every event of the batch. Past as many failed parts as one
+        such event costs (several of them, say a flood of forgeries), the rest goes one event
+        at a time, so that a batch never costs much more than it did so from the start."""
         started = last_commit = time.monotonic()
+        failures_left = len(items).bit_length()
         half = len(items) // 2
         parts = [items[half:], items[:half]]  # the whole failed together; the next is the last
         while parts:
-            part = [item for item in parts.pop() if not progress.stopped(item)]
-            if not part:
-                continue  # its partitions are read again from an earlier record
-            if len(part) > 1:
-                if not await self._apply_together(part, progress):
-                    half = len(part) // 2
-                    parts += [part[half:], part[:half]]
-                    continue
-            else:
-                outcome = await self._apply_alone(part[0])
-                progress.settle(part[0], outcome)
-                if outcome is Outcome.RETRY:
-                    progress.rewind_unsettled(items)  # the database or broker is away
-                    return
-            now = time.monotonic()
-            if now - started > ONE_BY_ONE_LIMIT_S:
+            if time.monotonic() - started > ONE_BY_ONE_LIMIT_S:
                 # This batch has taken long enough (the consumer must poll again before the
                 # group thinks it dead): the rest is read again later.
                 progress.rewind_unsettled(items)
                 return
+            part = [item for item in parts.pop() if not progress.stopped(item)]
+            if len(part) > 1 and failures_left > 0:
+                outcome = await self._apply_together(part, progress)
+                if outcome is None:
+                    failures_left -= 1
+                    half = len(part) // 2
+                    parts += [part[half:], part[:half]]
+                    continue
+            elif len(part) > 1:
+                parts += [[item] for item in reversed(part)]
+                continue
+            elif part:
+                outcome = await self._apply_alone(part[0])
+                progress.settle(part[0], outcome)
+            else:
+                continue  # its partitions are read again from an earlier record
+            if outcome is Outcome.RETRY:
+                progress.rewind_unsettled(items)  # the database or broker is away
+                return
+            now = time.monotonic()
             if now - last_commit > ONE_BY_ONE_COMMIT_S:
                 revoked = self._revoked_since(progress)
                 ours = {p: offset for p, offset in progress.done.items() if p not in revoked}
@@ -397,11 +408,12 @@ class EventConsumer:
 
     async def _apply_together(
         self, items: list[Item], progress: Progress, watch: Stopwatch | None = None
-    ) -> bool:
-        """Apply every event of `items` in one transaction. False, with nothing applied, when
-        one of them needs to be decided alone (invalid, refused, not yet, failing)."""
+    ) -> Outcome | None:
+        """Apply every event of `items` in one transaction: DONE, and each settled so; RETRY,
+        with nothing applied, when the database or broker is away; None, with nothing applied,
+        when one of them needs to be decided apart (invalid, refused, not yet, failing)."""
         if any(item.invalid is not None for item in items):
-            return False
+            return None
         routed = [item for item in items if item.route is not None]
         applied = 0
         if routed:
@@ -412,12 +424,19 @@ class EventConsumer:
                 if watch is not None:
                     watch.lap("commit")
             except Exception as exc:
-                log.debug("batch of %d applied in parts: %r", len(items), exc)
-                return False
+                if is_transient(exc):
+                    log.warning(
+                        "cannot apply %d events now (%s); they will be read again",
+                        len(items),
+                        type(exc).__name__,
+                    )
+                    return Outcome.RETRY
+                log.debug("%d events could not be applied together: %r", len(items), exc)
+                return None
         self._count_applied(applied)
         for item in items:
             progress.settle(item, Outcome.DONE)
-        return True
+        return Outcome.DONE
 
     async def _apply_in(
         self, tx: UnitOfWork, items: list[Item], *, traced: bool, watch: Stopwatch | None = None
@@ -446,8 +465,8 @@ class EventConsumer:
             # The signatures are checked (a large batch's in worker processes) meanwhile, and the
             # transaction awaits their verdict after the handlers' writes and before its own
             # rows left for the end and its commit: until then nothing is committed, so a forgery
-            # rolls back the batch, which is then applied one event at a time, each verified
-            # before its claim. Checking them so, while the batch's writes are under way, keeps
+            # rolls back the batch, which is then applied in parts, down to the forgery alone,
+            # verified before its claim. Checking them so, while the batch's writes are under way, keeps
             # the database's work and the checks side by side on the cores.
             tx.before_commit(lambda: verdict)
         if watch is not None:
@@ -710,7 +729,7 @@ def collector_paused() -> Iterator[None]:
     nothing to free: ~9 % of a catching-up audit service's CPU. The pause is process-wide, so
     whatever else runs on the loop meanwhile (HTTP requests, the outbox relay) is not collected
     either; the limit bounds that when a batch waits long, on a database that is away, say. A
-    batch applied one event at a time, which may take up to a minute, is not paused."""
+    batch applied in parts, which may take up to a minute, is not paused."""
     if not gc.isenabled():  # paused already, or switched off by whoever runs the process
         yield
         return

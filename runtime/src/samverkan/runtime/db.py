@@ -133,8 +133,9 @@ class UnitOfWork:
         # What holds until this transaction ends, e.g. a lock it took and what it read under it.
         self.memo: dict[str, Any] = {}
         # Set by the consumer while it applies a batch of events here: should anything fail, the
-        # whole transaction rolls back and each event is applied again in a transaction of its
-        # own. A step that guards itself with a savepoint need not do so in this one.
+        # whole transaction rolls back and its events are applied again in smaller parts, the
+        # one that failed at last in a transaction of its own (without this flag). A step that
+        # guards itself with a savepoint need not do so in this one.
         self.applies_together = False
         # Set by the consumer with `applies_together`: the verdict on the batch's signatures,
         # still being reached while the handlers run (it is awaited before the commit, and a

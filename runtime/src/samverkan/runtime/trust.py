@@ -59,7 +59,8 @@ class Policy:
     ) -> asyncio.Future[None]:
         """Look up every key of `batch` in one query, and start verifying its signatures
         together; return what to await for their verdict, which raises if an event of `batch`
-        may not be believed. A batch in which keys change is judged one event at a time instead."""
+        may not be believed. A batch in which keys change before its last event is not judged
+        together: the consumer applies it in parts, each ending at the latest with a change."""
         if len(batch) > 1 and any(_changes_keys(event) for event, _ in batch[:-1]):
             raise NotYet(
                 "keys change within this batch: each event is judged after those before it"

@@ -93,7 +93,7 @@ def _by_fields(event_class: type[Event]) -> tuple[str, ...]:
 
 async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
     """Witnessing and the key directory: their failure must never cost the entry (a savepoint
-    guards it, or in a batch the consumer's retry of each event alone)."""
+    guards it, or in a batch the consumer's retry in parts, down to the failing event alone)."""
     data = event.data
     act: Callable[[UnitOfWork, AuditContext, CloudEvent], Awaitable[object]]
     if isinstance(data, CheckpointSigned):
@@ -109,8 +109,9 @@ async def _react(tx: UnitOfWork, ctx: AuditContext, event: CloudEvent) -> None:
         # event must not raise: it waits for the batch's signatures. Checkpoints are rare.
         await tx.verified
     if tx.applies_together:
-        # Should it fail, the consumer records each event of the batch again alone, in the
-        # savepoint below; here a savepoint would add two round trips to every such event.
+        # Should it fail, the consumer records the batch again in parts, and the failing event
+        # alone, in the savepoint below; here a savepoint would add two round trips to every
+        # such event.
         await act(tx, ctx, event)
         return
     try:

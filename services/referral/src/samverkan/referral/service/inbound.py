@@ -19,7 +19,8 @@ async def receive(ctx: Context, tx: UnitOfWork, sent: ReferralSent) -> None:
     referral, receipt = Referral.receive(sent, now=ctx.now())
     if tx.applies_together:
         # Held back with the batch's other new copies (one round trip); should one exist, the
-        # batch fails, and is applied one event at a time, where `add` below refuses it.
+        # batch fails, and is applied in parts, down to that event alone, where `add` below
+        # refuses it.
         await tx.write_held(referrals.HELD, *referrals.insertion(referral))
     elif not await referrals.add(tx.conn, referral):
         raise Rejected(f"referral {sent.referral_id} already exists here")
