@@ -1,38 +1,46 @@
 """A batch that cannot be applied together goes in halves, in the batch's order, down to the
 events that must be decided alone; a partition stopped by one of them goes no further; a flood
-of bad events falls back to one event at a time; an outage ends the batch at once."""
+of bad events falls back to one event at a time; an outage ends the batch at once, a lock or a
+timeout does not; an invalid record costs no transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import contextlib
+from collections.abc import AsyncIterator, Collection
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from support import offsets_only_consumer
 
-from samverkan.runtime.consumer import Item, Outcome, Progress
+from samverkan.runtime import consumer as consumer_module
+from samverkan.runtime.consumer import Item, Outcome, Progress, Route
 
 pytestmark = pytest.mark.unit
 
+A, B = TopicPartition("t", 0), TopicPartition("t", 1)
 
-def _items(partition: str, count: int) -> list[Item]:
+
+def _items(partition: TopicPartition, count: int) -> list[Item]:
     return [
-        Item(ConsumerRecord("t", int(partition == "b"), offset, 0, 0, None, b"", None, 0, 0, ()))
-        for offset in range(count)
+        Item(ConsumerRecord("t", partition.partition, n, 0, 0, None, b"", None, 0, 0, ()))
+        for n in range(count)
     ]
 
 
 class Batch:
-    """A consumer whose attempts are scripted: a part applies together unless it holds one of
-    `bad`, or the database is `away`; alone, each of `bad` comes out as `alone_outcome`."""
+    """A consumer whose attempts are scripted. Together, a part fails if it holds one of `bad`,
+    and fails as when the database is away if it holds one of `busy` (a lock, say) or all is
+    `away`; alone, each of `bad` comes out as `alone_outcome`, and all as RETRY when `away`."""
 
     def __init__(
         self,
         bad: Collection[Item] = (),
         alone_outcome: Outcome = Outcome.DONE,
+        busy: Collection[Item] = (),
         away: bool = False,
     ) -> None:
         self.bad = {id(item) for item in bad}
+        self.busy = {id(item) for item in busy}
         self.alone_outcome = alone_outcome
         self.away = away
         self.together: list[list[Item]] = []  # every attempt, in order
@@ -44,8 +52,10 @@ class Batch:
         self.consumer._apply_alone = self._alone  # type: ignore[method-assign]
 
     async def _together(self, part: list[Item], progress: Progress) -> Outcome | None:
+        assert all(item.invalid is None for item in part)  # never worth a transaction
         self.together.append(part)
-        if self.away:
+        if self.away or any(id(item) in self.busy for item in part):
+            self.failed += 1
             return Outcome.RETRY
         if any(id(item) in self.bad for item in part):
             self.failed += 1
@@ -57,34 +67,33 @@ class Batch:
 
     async def _alone(self, item: Item) -> Outcome:
         self.alone.append(item)
-        if id(item) in self.bad:
+        if self.away:
+            return Outcome.RETRY
+        if id(item) in self.bad or item.invalid is not None:
             return self.alone_outcome
         self.applied.append(item)
         return Outcome.DONE
 
-    async def apply(self, items: list[Item]) -> Progress:
+    async def apply(self, items: list[Item], outcome: Outcome | None = None) -> Progress:
+        """`outcome`: the whole batch's, together."""
         progress = Progress()
-        await self.consumer._apply_in_parts(None, items, progress)  # type: ignore[arg-type]
+        await self.consumer._apply_in_parts(None, items, progress, outcome)  # type: ignore[arg-type]
         return progress
 
 
-A, B = TopicPartition("t", 0), TopicPartition("t", 1)
-
-
 async def test_one_bad_event_costs_a_few_parts_and_is_decided_alone() -> None:
-    items = _items("a", 500)
+    items = _items(A, 500)
     batch = Batch(bad=[items[321]])
     progress = await batch.apply(items)
     # It, and at most the neighbour it shared the last part of two with: not 500 transactions.
     assert items[321] in batch.alone and len(batch.alone) <= 2
     assert batch.failed <= 9  # each part on the way down to it
+    assert batch.applied == [item for item in items if item is not items[321]]  # in order
     assert progress.done == {A: 500} and not progress.rewind
-    # Every other event applied once, in the batch's order.
-    assert batch.applied == [item for item in items if item is not items[321]]
 
 
 async def test_an_event_that_waits_stops_its_partition_and_no_other() -> None:
-    a, b = _items("a", 4), _items("b", 4)
+    a, b = _items(A, 4), _items(B, 4)
     batch = Batch(bad=[a[1]], alone_outcome=Outcome.WAIT)
     progress = await batch.apply(a + b)
     assert a[1] in batch.alone and len(batch.alone) <= 2
@@ -94,19 +103,88 @@ async def test_an_event_that_waits_stops_its_partition_and_no_other() -> None:
 
 
 async def test_a_flood_of_bad_events_goes_one_at_a_time_once_its_budget_is_spent() -> None:
-    items = _items("a", 64)
-    batch = Batch(bad=items[::2], alone_outcome=Outcome.DONE)  # dead-lettered, say
+    items = _items(A, 64)
+    batch = Batch(bad=items[::2])  # dead-lettered alone, say
     progress = await batch.apply(items)
-    assert batch.failed == (64).bit_length()  # then no more parts together
-    assert len(batch.alone) > 32  # the rest one at a time: the bad ones and some good ones
+    assert batch.failed == consumer_module.PARTS_BUDGET * (64).bit_length()  # then no more
+    assert batch.failed < 63  # each part of two or more of the whole halving would fail
     assert all(item in batch.alone for item in items[::2])
     assert batch.applied == items[1::2]
     assert progress.done == {A: 64} and not progress.rewind
 
 
-async def test_an_outage_ends_the_batch_at_once() -> None:
-    items = _items("a", 8) + _items("b", 8)
+async def test_an_outage_ends_the_batch_after_its_first_event_alone() -> None:
+    a, b = _items(A, 8), _items(B, 8)
     batch = Batch(away=True)
-    progress = await batch.apply(items)
-    assert len(batch.together) == 1 and not batch.alone  # no part after the first
+    progress = await batch.apply(a + b, Outcome.RETRY)
+    assert batch.together == [] and batch.alone == [a[0]]  # as before parts: one try alone
     assert progress.rewind == {A: 0, B: 0} and not progress.done
+
+
+async def test_a_part_held_up_by_a_lock_goes_on_in_parts() -> None:
+    items = _items(A, 100)
+    batch = Batch(busy=[items[70]])  # too slow together, fine alone
+    progress = await batch.apply(items, Outcome.RETRY)
+    assert batch.applied == items
+    assert len(batch.alone) < 20  # not one at a time
+    assert progress.done == {A: 100} and not progress.rewind
+
+
+async def test_an_event_whose_decision_fails_for_the_database_rewinds_the_rest() -> None:
+    a, b = _items(A, 8), _items(B, 8)
+    batch = Batch(bad=[a[5]], alone_outcome=Outcome.RETRY)  # its dead letter not sent, say
+    progress = await batch.apply(a + b)
+    assert batch.applied == a[:5]
+    assert b[0] not in batch.applied  # after it in the batch: read again
+    assert progress.rewind == {A: 5, B: 0}
+
+
+async def test_invalid_records_cost_no_transaction_and_no_budget() -> None:
+    items = _items(A, 32)
+    for n in (3, 17, 30):
+        items[n].invalid = "not an event"
+    batch = Batch(alone_outcome=Outcome.DONE)  # dead-lettered
+    progress = await batch.apply(items, None)
+    assert batch.failed == 0
+    assert [item for item in batch.alone if item.invalid] == [items[3], items[17], items[30]]
+    assert len(batch.alone) <= 6  # and a part of one left beside an invalid one, if any
+    assert batch.applied == [item for item in items if item.invalid is None]
+    assert progress.done == {A: 32}
+
+
+async def test_a_batch_that_has_taken_too_long_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer_module, "ONE_BY_ONE_LIMIT_S", -1.0)
+    items = _items(A, 8)
+    batch = Batch(bad=[items[3]])
+    progress = await batch.apply(items)
+    assert batch.together == [] and batch.alone == []
+    assert progress.rewind == {A: 0}
+
+
+@pytest.mark.parametrize(
+    ("failure", "outcome"),
+    [(ConnectionRefusedError(), Outcome.RETRY), (ValueError("a handler's bug"), None)],
+)
+async def test_a_part_that_fails_together_says_whether_the_database_was_away(
+    failure: Exception, outcome: Outcome | None
+) -> None:
+    consumer = offsets_only_consumer("audit")
+
+    @contextlib.asynccontextmanager
+    async def failing() -> AsyncIterator[None]:
+        raise failure
+        yield
+
+    consumer._uow = failing  # type: ignore[assignment]
+
+    async def apply(*_: object) -> None:
+        raise AssertionError("nothing is applied")
+
+    items = _items(A, 2)
+    for item in items:
+        item.route = Route(apply, False)  # type: ignore[arg-type]
+    progress = Progress()
+    assert await consumer._apply_together(items, progress) is outcome
+    assert not progress.done

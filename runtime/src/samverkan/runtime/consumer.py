@@ -242,6 +242,22 @@ class Progress:
                 self.waiting.add(item.partition)
 
 
+PARTS_BUDGET = 4  # failed parts a batch may cost, times its size's bit length (one bad event's)
+
+
+def _split(part: list[Item], outcome: Outcome | None) -> list[list[Item]]:
+    """What to try next of a part that failed together (the next is the last): its halves; or,
+    had it failed as when the database or broker is away, its first event alone first, which
+    tells an outage (it fails too, and the batch is read again) from a part merely too large
+    or contended, then the halves of the rest."""
+    if outcome is Outcome.RETRY:
+        rest = part[1:]
+        half = len(rest) // 2
+        return [p for p in (rest[half:], rest[:half], part[:1]) if p]
+    half = len(part) // 2
+    return [part[half:], part[:half]]
+
+
 STAGES = ("parse", "verify", "apply", "commit", "one_by_one", "offsets")  # in a batch's order
 
 
@@ -338,10 +354,8 @@ class EventConsumer:
                 outcome = await self._apply_together(items, progress, watch)
                 if outcome is Outcome.DONE:
                     items = []  # the batch's events go before the collector runs again
-            if outcome is Outcome.RETRY:
-                progress.rewind_unsettled(items)  # the database or broker is away
-            elif outcome is None:
-                await self._apply_in_parts(consumer, items, progress)
+            if outcome is not Outcome.DONE:
+                await self._apply_in_parts(consumer, items, progress, outcome)
                 watch.lap("one_by_one")
         except Exception:
             # Nothing may escape: FastStream would swallow it and the next commit would pass
@@ -353,18 +367,21 @@ class EventConsumer:
         watch.record(self.group)
 
     async def _apply_in_parts(
-        self, consumer: AIOKafkaConsumer, items: list[Item], progress: Progress
+        self,
+        consumer: AIOKafkaConsumer,
+        items: list[Item],
+        progress: Progress,
+        outcome: Outcome | None,
     ) -> None:
-        """A batch that could not be applied together: each half of it together, and each half
-        of a half that could not, down to the events that must be decided alone, in the batch's
-        order. So one event that is anything but plainly applicable costs a few transactions
-        that roll back, not one for every event of the batch. Past as many failed parts as one
-        such event costs (several of them, say a flood of forgeries), the rest goes one event
-        at a time, so that a batch never costs much more than it did so from the start."""
+        """A batch that could not be applied together (`outcome`, see `_apply_together`): each
+        half of it together, and each half of a half that could not, down to the events that
+        must be decided alone, in the batch's order. So one event that is anything but plainly
+        applicable costs a few transactions that roll back, not one for every event of the
+        batch. Past a few times as many failed parts as one such event costs (many of them: a
+        flood of forgeries, say), the rest goes one event at a time, as it all did before."""
         started = last_commit = time.monotonic()
-        failures_left = len(items).bit_length()
-        half = len(items) // 2
-        parts = [items[half:], items[:half]]  # the whole failed together; the next is the last
+        failures_left = PARTS_BUDGET * len(items).bit_length()
+        parts = _split(items, outcome)  # the next part to apply is the last
         while parts:
             if time.monotonic() - started > ONE_BY_ONE_LIMIT_S:
                 # This batch has taken long enough (the consumer must poll again before the
@@ -372,24 +389,28 @@ class EventConsumer:
                 progress.rewind_unsettled(items)
                 return
             part = [item for item in parts.pop() if not progress.stopped(item)]
+            if not part:
+                continue  # its partitions are read again from an earlier record
+            invalid = next((i for i, item in enumerate(part) if item.invalid is not None), None)
+            if len(part) > 1 and invalid is not None:
+                # No transaction tells of it: what comes before it together, it alone, the rest.
+                parts += [p for p in (part[invalid + 1 :], [part[invalid]], part[:invalid]) if p]
+                continue
             if len(part) > 1 and failures_left > 0:
                 outcome = await self._apply_together(part, progress)
-                if outcome is None:
+                if outcome is not Outcome.DONE:
                     failures_left -= 1
-                    half = len(part) // 2
-                    parts += [part[half:], part[:half]]
+                    parts += _split(part, outcome)
                     continue
             elif len(part) > 1:
                 parts += [[item] for item in reversed(part)]
                 continue
-            elif part:
+            else:
                 outcome = await self._apply_alone(part[0])
                 progress.settle(part[0], outcome)
-            else:
-                continue  # its partitions are read again from an earlier record
-            if outcome is Outcome.RETRY:
-                progress.rewind_unsettled(items)  # the database or broker is away
-                return
+                if outcome is Outcome.RETRY:
+                    progress.rewind_unsettled(items)  # the database or broker is away
+                    return
             now = time.monotonic()
             if now - last_commit > ONE_BY_ONE_COMMIT_S:
                 revoked = self._revoked_since(progress)
@@ -410,8 +431,9 @@ class EventConsumer:
         self, items: list[Item], progress: Progress, watch: Stopwatch | None = None
     ) -> Outcome | None:
         """Apply every event of `items` in one transaction: DONE, and each settled so; RETRY,
-        with nothing applied, when the database or broker is away; None, with nothing applied,
-        when one of them needs to be decided apart (invalid, refused, not yet, failing)."""
+        with nothing applied, when it failed as the database or broker does when away (or only
+        busy: a lock or a statement timeout); None, with nothing applied, when one of them needs
+        to be decided apart (invalid, refused, not yet, failing)."""
         if any(item.invalid is not None for item in items):
             return None
         routed = [item for item in items if item.route is not None]
@@ -424,15 +446,8 @@ class EventConsumer:
                 if watch is not None:
                     watch.lap("commit")
             except Exception as exc:
-                if is_transient(exc):
-                    log.warning(
-                        "cannot apply %d events now (%s); they will be read again",
-                        len(items),
-                        type(exc).__name__,
-                    )
-                    return Outcome.RETRY
                 log.debug("%d events could not be applied together: %r", len(items), exc)
-                return None
+                return Outcome.RETRY if is_transient(exc) else None
         self._count_applied(applied)
         for item in items:
             progress.settle(item, Outcome.DONE)
