@@ -51,7 +51,9 @@ class Batch:
         self.consumer._apply_together = self._together  # type: ignore[method-assign]
         self.consumer._apply_alone = self._alone  # type: ignore[method-assign]
 
-    async def _together(self, part: list[Item], progress: Progress) -> Outcome | None:
+    async def _together(
+        self, part: list[Item], progress: Progress, watch: object = None
+    ) -> Outcome | None:
         assert all(item.invalid is None for item in part)  # never worth a transaction
         self.together.append(part)
         if self.away or any(id(item) in self.busy for item in part):
@@ -107,7 +109,6 @@ async def test_a_flood_of_bad_events_goes_one_at_a_time_once_its_budget_is_spent
     batch = Batch(bad=items[::2])  # dead-lettered alone, say
     progress = await batch.apply(items)
     assert batch.failed == consumer_module.PARTS_BUDGET * (64).bit_length()  # then no more
-    assert batch.failed < 63  # each part of two or more of the whole halving would fail
     assert all(item in batch.alone for item in items[::2])
     assert batch.applied == items[1::2]
     assert progress.done == {A: 64} and not progress.rewind
@@ -188,3 +189,63 @@ async def test_a_part_that_fails_together_says_whether_the_database_was_away(
     progress = Progress()
     assert await consumer._apply_together(items, progress) is outcome
     assert not progress.done
+
+
+class Kafka:
+    """What the consumer asks of aiokafka's while it settles a batch."""
+
+    def __init__(self) -> None:
+        self.seeks: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return {A, B}
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks[partition] = offset
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.update(offsets)
+
+
+@pytest.mark.parametrize("away", [False, True])
+async def test_a_whole_batch_held_up_like_an_outage_asks_its_first_event_alone(
+    away: bool,
+) -> None:
+    # A lock or a statement timeout on the whole batch: its first event alone goes through, and
+    # the rest in parts. An outage: that event fails too, and the batch is read again.
+    items = _items(A, 8)
+    batch = Batch(busy=items, away=away)  # nothing of more than one event goes through
+    batch.consumer._item = lambda record: items[record.offset]  # type: ignore[method-assign]
+    batch.consumer._backoff_s = 0.0
+    kafka = Kafka()
+    await batch.consumer(
+        consumer_module.Batch(tuple(i.record for i in items), kafka),  # type: ignore[arg-type]
+        revocations=0,
+    )
+    await batch.consumer.finish_commits()
+    assert batch.alone[0] is items[0]
+    if away:
+        assert batch.alone == [items[0]] and batch.applied == []
+        assert kafka.seeks == {A: 0} and not kafka.committed
+    else:
+        assert batch.applied == items and not kafka.seeks
+        assert kafka.committed == {A: 8}
+
+
+async def test_invalid_records_leave_the_budget_to_failed_transactions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer_module, "PARTS_BUDGET", 1)  # 7 failed parts for 64 records
+    items = _items(A, 64)
+    invalid = items[4::8]  # 8 of them: more than the budget, were each to cost one
+    for item in invalid:
+        item.invalid = "not an event"
+    bad = items[50]
+    batch = Batch(bad=[bad])
+    await batch.apply(items, None)
+    assert batch.failed <= 7
+    # Only the bad event, and a good one beside it or an invalid one, go alone: the budget was
+    # not spent on the invalid ones, which would have sent the rest one at a time.
+    assert len([item for item in batch.alone if not item.invalid]) <= 8
+    assert [item for item in batch.alone if item.invalid] == invalid
