@@ -121,12 +121,11 @@ class CpuMeter:
         each of several principals) are summed per part, and a part with an instance not read
         at either end is left out rather than shown cheaper."""
         spent: dict[str, float] = {}
-        for name in start.cpu_s.keys() | end.cpu_s.keys():
+        for name in dict.fromkeys([*start.cpu_s, *end.cpu_s]):
             part = name.partition("/")[0]
-            spent[part] = spent.get(part, 0.0) + end.cpu_s.get(name, math.nan)
-            spent[part] -= start.cpu_s.get(name, math.nan)
-        ordered = [name.partition("/")[0] for name in [*start.cpu_s, *end.cpu_s]]
-        return {part: spent[part] for part in dict.fromkeys(ordered) if not math.isnan(spent[part])}
+            used = end.cpu_s.get(name, math.nan) - start.cpu_s.get(name, math.nan)
+            spent[part] = spent.get(part, 0.0) + used  # NaN, and so left out, if unread once
+        return {part: seconds for part, seconds in spent.items() if not math.isnan(seconds)}
 
     @staticmethod
     def cores(start: Reading, end: Reading) -> dict[str, float]:

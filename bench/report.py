@@ -171,14 +171,12 @@ def _network_cpu_table(results: dict[str, Any], cpus: int | None) -> str:
         "  (every run includes the network's work at rest, spread over its referrals: most so at"
         " low rates)"
     )
-    lines.append(_ALL_BUSY_NOTE.format(cpus=cpus or "?", what="a run's work per referral"))
+    lines.append(
+        f"  (machine busy: all its processes and the kernel; all {cpus or '?'} busy: the rate this"
+        " cost would allow with every core busy, an estimate on the low side, as the cost spreads"
+        " the work at rest over the run's whole window: steps may hold above it)"
+    )
     return "\n".join(lines)
-
-
-_ALL_BUSY_NOTE = (
-    "  (machine busy: all its processes and the kernel; all {cpus} busy: the most {what} allows"
-    " on this machine, were its waits overlapped until no core idled)"
-)
 
 
 def _cost_header(parts: Sequence[str], width: int, cpus: int | None) -> str:
@@ -237,7 +235,11 @@ def _cpu_table(services: dict[str, Any], cpus: int | None) -> str:
                     f"  {service if i == 0 else '':<14}{loop:<11}"
                     + _cost_cells(measured["cpu"], CPU_PARTS, 10, cpus)
                 )
-    lines.append(_ALL_BUSY_NOTE.format(cpus=cpus or "?", what="a loop's work per event"))
+    lines.append(
+        f"  (machine busy: all its processes and the kernel; all {cpus or '?'} busy: the most a"
+        " loop's work per event allows on this machine, were its waits overlapped until no core"
+        " idled)"
+    )
     return "\n".join(lines)
 
 
