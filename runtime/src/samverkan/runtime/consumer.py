@@ -481,8 +481,8 @@ class EventConsumer:
             # transaction awaits their verdict after the handlers' writes and before its own
             # rows left for the end and its commit: until then nothing is committed, so a forgery
             # rolls back the batch, which is then applied in parts, down to the forgery alone,
-            # verified before its claim. Checking them so, while the batch's writes are under way, keeps
-            # the database's work and the checks side by side on the cores.
+            # verified before its claim. Checking them so, while the batch's writes are under
+            # way, keeps the database's work and the checks side by side on the cores.
             tx.before_commit(lambda: verdict)
         if watch is not None:
             watch.lap("apply")
